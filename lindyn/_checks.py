@@ -1,0 +1,114 @@
+"""Argument checks at the public boundary: one error type, one message format.
+
+Every public entry point validates its arguments here, before sympy, numpy or scipy see them,
+so a user gets one readable line naming the argument and its allowed range.
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any, Iterable
+
+
+class LindynError(ValueError):
+    """Bad input: the message names the argument and its allowed range."""
+
+
+class NoModeDecomposition(LindynError):
+    """The rule does not reduce to one independent singular mode; use `lindyn.integrate` instead."""
+
+
+class SingularCrossing(LindynError):
+    """The requested path must pass through a singular end-to-end map (NGD sign mismatch)."""
+
+
+class IntegrationFailed(LindynError):
+    """The numerical integrator stopped before the last requested time."""
+
+
+def fail(name: str, allowed: str, value: Any) -> LindynError:
+    """Build the one message format: "Argument `name` must be <allowed>, got name=<value>."."""
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return LindynError(f"Argument `{name}` must be {allowed}, got {name}={text}.")
+
+
+def check_int(x: object, name: str, *, minimum: int, maximum: int | None = None) -> int:
+    """Return `x` if it is an integer in [minimum, maximum], else raise `LindynError`."""
+    ok = not isinstance(x, bool) and isinstance(x, int) and x >= minimum
+    if ok and maximum is not None:
+        ok = x <= maximum
+    if not ok:
+        rng = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise fail(name, f"an integer {rng}", x)
+    return x  # type: ignore[return-value]
+
+
+def check_real(x: object, name: str, *, positive: bool = False, nonnegative: bool = False) -> float:
+    """Return `x` as a finite float (optionally > 0 or >= 0), else raise `LindynError`."""
+    try:
+        if isinstance(x, bool):
+            raise TypeError
+        value = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise fail(name, "a finite real number", x) from None
+    if not math.isfinite(value):
+        raise fail(name, "a finite real number (no NaN or inf)", x)
+    if positive and value <= 0:
+        raise fail(name, "a finite number > 0", x)
+    if nonnegative and value < 0:
+        raise fail(name, "a finite number >= 0", x)
+    return value
+
+
+def _is_symbolic(q: object) -> bool:
+    # Duck-typed so that this module never imports sympy (see tests/test_layering.py).
+    return hasattr(q, "free_symbols") and hasattr(q, "is_number")
+
+
+def check_exponent(q: object, name: str = "q") -> Any:
+    """Return the curvature power `q` as an exact number: int, Fraction or sympy expression.
+
+    Allowed: an integer or `fractions.Fraction` in [0, 1], a string like "1/2", or a sympy
+    expression (a symbol derives the whole family). Floats are refused: q enters exponents of
+    the derived formulas, where 0.5 and 1/2 give different expressions.
+    """
+    if isinstance(q, str):
+        try:
+            q = Fraction(q.strip())
+        except (ValueError, ZeroDivisionError):
+            raise fail(name, "an exact number in [0, 1] such as 1 or 1/2", q) from None
+    if isinstance(q, bool) or isinstance(q, float):
+        raise fail(name, "exact (int, Fraction or sympy expression, e.g. Fraction(1, 2)), not a float", q)
+    if isinstance(q, int):
+        q = Fraction(q)
+    if isinstance(q, Fraction):
+        if not 0 <= q <= 1:
+            raise fail(name, "in [0, 1]", q)
+        return q.numerator if q.denominator == 1 else q
+    if _is_symbolic(q):
+        if getattr(q, "is_number", False):
+            if getattr(q, "is_Float", False) or any(getattr(a, "is_Float", False) for a in q.atoms()):
+                raise fail(name, "exact, not a floating-point sympy number", q)
+            if not (0 <= q <= 1):
+                raise fail(name, "in [0, 1]", q)
+        return q
+    raise fail(name, "an int, a Fraction or a sympy expression in [0, 1]", q)
+
+
+def check_times(t: Iterable[Any], name: str = "t") -> list[float]:
+    """Return times as a list of floats: finite, >= 0 and non-decreasing."""
+    try:
+        values = [float(x) for x in t]
+    except (TypeError, ValueError):
+        raise fail(name, "a sequence of finite times >= 0", t) from None
+    if not values:
+        raise fail(name, "a non-empty sequence of times", t)
+    if any(not math.isfinite(v) for v in values):
+        raise fail(name, "finite times (no NaN or inf)", t)
+    if any(v < 0 for v in values):
+        raise fail(name, "times >= 0", t)
+    if any(b < a for a, b in zip(values, values[1:])):
+        raise fail(name, "sorted in increasing order", t)
+    return values

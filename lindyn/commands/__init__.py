@@ -1,0 +1,1 @@
+"""Subcommands of the `lindyn` command line, one module each (`register(subparsers)`)."""

@@ -1,0 +1,156 @@
+"""Full-matrix geometry and numeric backends (numpy float64, mpmath object arrays).
+
+The learning rules of `lindyn.rules` run on `MatrixGeometry` with `NumpyOps` (double precision) or
+`MpmathOps` (any number of digits, numpy object arrays of mpmath numbers, so that `@` and `.T`
+work unchanged). `MatrixGeometry.fisher()` returns the dense Fisher on the explicit route and a
+structured operator on the efficient route (see `lindyn.numeric.fisher`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Literal, Sequence
+
+import mpmath
+import numpy as np
+
+from .._chain import chain_products, squared_loss_gradients
+
+FisherRoute = Literal["efficient", "explicit"]
+
+
+def _as_float(q: Any) -> float:
+    return float(Fraction(q)) if isinstance(q, (int, Fraction)) else float(q)
+
+
+@dataclass(frozen=True)
+class NumpyOps:
+    """Double-precision backend.
+
+    Args:
+        rcond: eigenvalues below rcond · λ_max count as zero in Moore–Penrose powers.
+    """
+
+    rcond: float = 1e-12
+
+    def pinv_pow(self, M: Any, q: Any) -> Any:
+        """(M⁺)^q of a symmetric PSD matrix by eigendecomposition, or a structured operator."""
+        if hasattr(M, "pinv_pow"):
+            return M.pinv_pow(q, self)
+        M = np.asarray(M, dtype=float)
+        lam, V = np.linalg.eigh(0.5 * (M + M.T))
+        cutoff = self.rcond * max(float(np.max(np.abs(lam))), np.finfo(float).tiny)
+        keep = lam > cutoff
+        powered = np.zeros_like(lam)
+        powered[keep] = lam[keep] ** (-_as_float(q))
+        return (V * powered) @ V.T
+
+    def eye(self, n: int) -> np.ndarray:
+        """numpy identity."""
+        return np.eye(n)
+
+    def scalar(self, x: Any) -> float:
+        """float(x)."""
+        return _as_float(x)
+
+    def sqrt(self, x: Any) -> float:
+        """math sqrt of a float."""
+        return float(np.sqrt(x))
+
+
+@dataclass(frozen=True)
+class MpmathOps:
+    """High-precision backend on numpy object arrays of `mpmath.mpf`.
+
+    Args:
+        dps: decimal digits of working precision (used for the Moore–Penrose cutoff).
+    """
+
+    dps: int = 30
+
+    def pinv_pow(self, M: Any, q: Any) -> Any:
+        """(M⁺)^q of a symmetric PSD matrix by `mpmath.eigsy`."""
+        if hasattr(M, "pinv_pow"):
+            return M.pinv_pow(q, self)
+        n = M.shape[0]
+        A = mpmath.matrix(n, n)
+        for i in range(n):
+            for k in range(n):
+                A[i, k] = (M[i, k] + M[k, i]) / 2
+        lam, V = mpmath.eigsy(A)
+        lam_max = max(abs(lam[i]) for i in range(n))
+        cutoff = mpmath.mpf(10) ** (-(self.dps * 3) // 4) * max(lam_max, mpmath.mpf(10) ** (-self.dps))
+        qq = mpmath.mpf(Fraction(q).numerator) / Fraction(q).denominator
+        out = np.empty((n, n), dtype=object)
+        powered = [lam[i] ** (-qq) if lam[i] > cutoff else mpmath.mpf(0) for i in range(n)]
+        for i in range(n):
+            for k in range(n):
+                out[i, k] = mpmath.fsum(V[i, m] * powered[m] * V[k, m] for m in range(n))
+        return out
+
+    def eye(self, n: int) -> np.ndarray:
+        """Identity as an object array of mpf."""
+        out = np.empty((n, n), dtype=object)
+        for i in range(n):
+            for k in range(n):
+                out[i, k] = mpmath.mpf(1 if i == k else 0)
+        return out
+
+    def scalar(self, x: Any) -> Any:
+        """Exact number -> mpf."""
+        f = Fraction(x)
+        return mpmath.mpf(f.numerator) / f.denominator
+
+    def sqrt(self, x: Any) -> Any:
+        """mpmath.sqrt."""
+        return mpmath.sqrt(x)
+
+
+class MatrixGeometry:
+    """Geometry of a full deep linear network at weights W_1..W_L.
+
+    Args:
+        W: layer weights; W_i has shape (n_i, n_{i-1}).
+        Sigma: input covariance Σ = E[xxᵀ] (n_0 x n_0, SPD).
+        Sigma_yx: input-output covariance Σ_yx = E[yxᵀ] (n_L x n_0).
+        ops: the backend (`NumpyOps()` or `MpmathOps(dps)`).
+        fisher_route: 'efficient' (structured, never forms F) or 'explicit' (dense F).
+    """
+
+    def __init__(self, W: Sequence[Any], Sigma: Any, Sigma_yx: Any, ops: Any = None,
+                 fisher_route: FisherRoute = "efficient") -> None:
+        self.ops = ops if ops is not None else NumpyOps()
+        self.depth = len(W)
+        self.W = tuple(W)
+        self.Sigma = Sigma
+        self.Sigma_yx = Sigma_yx
+        self.fisher_route = fisher_route
+        self.A, self.B, self.W_end = chain_products(self.W, self.ops.eye)
+        self.grads = squared_loss_gradients(self.A, self.B, self.W_end, Sigma, Sigma_yx)
+        self.shapes = tuple(w.shape for w in self.W)
+
+    def jacobian(self) -> np.ndarray:
+        """J = [J_1 … J_L], J_i = A_iᵀ ⊗ B_i = ∂vec W/∂vec W_i (column-major vec)."""
+        return np.hstack([np.kron(self.A[i].T, self.B[i]) for i in range(self.depth)])
+
+    def fisher(self) -> Any:
+        """F = Jᵀ(Σ ⊗ I)J: dense on the explicit route, structured on the efficient route."""
+        if self.fisher_route == "efficient" and self.ops.__class__ is NumpyOps:
+            from .fisher import KroneckerFisher  # the efficient route (never forms F)
+            return KroneckerFisher.from_geometry(self)
+        J = self.jacobian()
+        D = np.kron(self.Sigma, np.eye(self.W_end.shape[0], dtype=J.dtype))
+        return J.T @ D @ J
+
+    def vec(self, layers: Sequence[Any]) -> np.ndarray:
+        """θ = (vec W_1, …, vec W_L), column-major."""
+        return np.concatenate([np.asarray(x).reshape(-1, order="F") for x in layers])
+
+    def unvec(self, v: Any) -> tuple[np.ndarray, ...]:
+        """Inverse of `vec`."""
+        out, start = [], 0
+        for shape in self.shapes:
+            size = shape[0] * shape[1]
+            out.append(np.asarray(v[start:start + size]).reshape(shape, order="F"))
+            start += size
+        return tuple(out)

@@ -1,0 +1,349 @@
+"""Problem definition: network, task, initialisation (numeric data, validated at construction).
+
+A `Problem` is everything the dynamics depend on: the widths n_0..n_L of a deep linear network
+(depth L = number of weight matrices), the task (Σ_yx = E[yxᵀ], Σ_xx = E[xxᵀ]; W* = Σ_yx Σ_xx⁻¹),
+the initial weights and the time constant τ = 1/η.
+
+>>> p = aligned_problem(s=[3.0, 1.0], depth=3, u0=1e-3)
+>>> p.network.widths, round(float(p.mode_strengths(p.initial_weights())[0]), 6)
+((2, 2, 2, 2), 0.001)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from ._checks import check_int, check_real, fail
+
+__all__ = [
+    "Network", "Task", "Init", "Aligned", "LambdaBalanced", "SmallRandom", "RandomOrthogonal",
+    "GivenWeights", "Problem", "aligned_problem", "random_orthogonal",
+]
+
+
+def _finite_array(x: Any, name: str, ndim: int) -> np.ndarray:
+    try:
+        arr = np.array(x, dtype=float)
+    except (TypeError, ValueError):
+        raise fail(name, f"a real {ndim}-d array", x) from None
+    if arr.ndim != ndim:
+        raise fail(name, f"a {ndim}-d array", f"array of shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise fail(name, "finite (no NaN or inf)", f"array with {int(np.sum(~np.isfinite(arr)))} non-finite entries")
+    return arr
+
+
+def random_orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Haar-random n x n orthogonal matrix (QR of a Gaussian matrix with sign fix)."""
+    Q, R = np.linalg.qr(rng.normal(size=(n, n)))
+    return Q * np.sign(np.diag(R))
+
+
+@dataclass(frozen=True)
+class Network:
+    """A deep linear network x ↦ W_L⋯W_1 x with widths (n_0, n_1, …, n_L).
+
+    Args:
+        widths: layer widths, input first; depth L = len(widths) − 1 >= 1.
+    """
+
+    widths: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        widths = tuple(self.widths) if isinstance(self.widths, (list, tuple)) else self.widths
+        if not isinstance(widths, tuple) or len(widths) < 2:
+            raise fail("widths", "a sequence of >= 2 layer widths (depth >= 1)", self.widths)
+        for k, n in enumerate(widths):
+            check_int(n, f"widths[{k}]", minimum=1)
+        object.__setattr__(self, "widths", widths)
+
+    @property
+    def depth(self) -> int:
+        """Number of weight matrices L."""
+        return len(self.widths) - 1
+
+    @property
+    def shapes(self) -> tuple[tuple[int, int], ...]:
+        """Shape (n_i, n_{i-1}) of each W_i."""
+        return tuple((self.widths[i + 1], self.widths[i]) for i in range(self.depth))
+
+
+@dataclass(frozen=True)
+class Task:
+    """Squared-error regression task: ℓ = ½ tr[(W − W*)Σ_xx(W − W*)ᵀ] + const.
+
+    Args:
+        Sigma_yx: E[yxᵀ], shape (n_L, n_0).
+        Sigma_xx: E[xxᵀ], shape (n_0, n_0), symmetric positive definite (default: identity).
+    """
+
+    Sigma_yx: np.ndarray
+    Sigma_xx: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        Syx = _finite_array(self.Sigma_yx, "Sigma_yx", 2)
+        Sxx = np.eye(Syx.shape[1]) if self.Sigma_xx is None else _finite_array(self.Sigma_xx, "Sigma_xx", 2)
+        if Sxx.shape != (Syx.shape[1], Syx.shape[1]):
+            raise fail("Sigma_xx", f"of shape ({Syx.shape[1]}, {Syx.shape[1]}) to match Sigma_yx", f"shape {Sxx.shape}")
+        if not np.allclose(Sxx, Sxx.T, rtol=1e-12, atol=1e-12 * max(1.0, float(np.abs(Sxx).max()))):
+            raise fail("Sigma_xx", "symmetric positive definite", "a non-symmetric matrix")
+        try:
+            np.linalg.cholesky(Sxx)
+        except np.linalg.LinAlgError:
+            raise fail("Sigma_xx", "symmetric positive definite", "a matrix with a non-positive eigenvalue") from None
+        object.__setattr__(self, "Sigma_yx", Syx)
+        object.__setattr__(self, "Sigma_xx", Sxx)
+
+    @classmethod
+    def from_data(cls, X: Any, Y: Any) -> "Task":
+        """Estimate Σ_xx = XXᵀ/P and Σ_yx = YXᵀ/P from data X (n_0 x P) and Y (n_L x P)."""
+        X = _finite_array(X, "X", 2)
+        Y = _finite_array(Y, "Y", 2)
+        if X.shape[1] != Y.shape[1]:
+            raise fail("Y", f"with {X.shape[1]} columns (one per sample, as X)", f"shape {Y.shape}")
+        P = X.shape[1]
+        return cls(Sigma_yx=Y @ X.T / P, Sigma_xx=X @ X.T / P)
+
+    @property
+    def W_star(self) -> np.ndarray:
+        """W* = Σ_yx Σ_xx⁻¹, the loss minimiser."""
+        return np.linalg.solve(self.Sigma_xx.T, self.Sigma_yx.T).T
+
+    def loss(self, W_end: np.ndarray) -> float:
+        """Excess loss ½ tr[(W − W*)Σ_xx(W − W*)ᵀ] (zero at the optimum)."""
+        E = W_end - self.W_star
+        return 0.5 * float(np.trace(E @ self.Sigma_xx @ E.T))
+
+
+class Init(Protocol):
+    """An initialisation: makes the initial weights for a network and task."""
+
+    def weights(self, network: Network, task: Task) -> tuple[np.ndarray, ...]:
+        """Initial W_1..W_L."""
+        ...
+
+
+@dataclass(frozen=True)
+class Aligned:
+    """Aligned initialisation W_i = R_{i+1} diag(a_i) R_iᵀ (Saxe et al. 2014).
+
+    R_1 = V and R_{L+1} = U come from the SVD Σ_yx = U diag(s) Vᵀ (or are given as `U`, `V`);
+    hidden bases R_2..R_L are random orthogonal (fixed `seed`). Mode α has per-layer gains
+    `gains[α]` = (a_1, …, a_L) and strength u_α = ∏_i a_i; modes beyond len(gains) start at 0.
+
+    Args:
+        gains: array (modes x L) of layer gains.
+        seed: seed of the hidden orthogonal bases.
+        U, V: output and input mode bases (default: from the SVD of Σ_yx).
+    """
+
+    gains: Any
+    seed: int = 0
+    U: Any = None
+    V: Any = None
+
+    @classmethod
+    def balanced(cls, u0: Sequence[float], depth: int, seed: int = 0, U: Any = None, V: Any = None) -> "Aligned":
+        """Balanced aligned init: every layer gain of mode α is u0_α^{1/L} (sign on the first layer)."""
+        depth = check_int(depth, "depth", minimum=1)
+        u0 = _finite_array(u0, "u0", 1)
+        mag = np.abs(u0) ** (1.0 / depth)
+        gains = np.tile(mag[:, None], (1, depth))
+        gains[:, 0] *= np.where(u0 < 0, -1.0, 1.0)
+        return cls(gains=gains, seed=seed, U=U, V=V)
+
+    def weights(self, network: Network, task: Task) -> tuple[np.ndarray, ...]:
+        """W_i = R_{i+1} diag(a_i) R_iᵀ."""
+        gains = _finite_array(self.gains, "gains", 2)
+        L, widths = network.depth, network.widths
+        if gains.shape[1] != L:
+            raise fail("gains", f"an array with one column per layer ({L})", f"shape {gains.shape}")
+        if gains.shape[0] > min(widths):
+            raise fail("gains", f"at most min(widths) = {min(widths)} modes", f"{gains.shape[0]} modes")
+        U, _, Vt = np.linalg.svd(task.Sigma_yx)
+        U = U if self.U is None else _finite_array(self.U, "U", 2)
+        V = Vt.T if self.V is None else _finite_array(self.V, "V", 2)
+        rng = np.random.default_rng(self.seed)
+        R = [V] + [random_orthogonal(n, rng) for n in widths[1:-1]] + [U]
+        out = []
+        for i in range(L):
+            D = np.zeros((widths[i + 1], widths[i]))
+            D[np.arange(gains.shape[0]), np.arange(gains.shape[0])] = gains[:, i]
+            out.append(R[i + 1] @ D @ R[i].T)
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class LambdaBalanced:
+    """Two-layer λ-balanced init: W₂ᵀW₂ − W₁W₁ᵀ = λI (Braun et al. 2022).
+
+    W₁ = scale · G (Gaussian), W₂ = O (W₁W₁ᵀ + λI)^{1/2} with O having orthonormal columns.
+
+    Args:
+        lam: balance λ (W₁W₁ᵀ + λI must be PSD; output width >= hidden width).
+        scale: standard deviation of W₁'s entries.
+        seed: random seed.
+    """
+
+    lam: float = 0.0
+    scale: float = 0.1
+    seed: int = 0
+
+    def weights(self, network: Network, task: Task) -> tuple[np.ndarray, ...]:
+        """(W₁, W₂) with W₂ᵀW₂ − W₁W₁ᵀ = λI."""
+        if network.depth != 2:
+            raise fail("network", "a two-layer network for LambdaBalanced", f"depth {network.depth}")
+        lam = check_real(self.lam, "lam")
+        scale = check_real(self.scale, "scale", nonnegative=True)
+        n0, h, n2 = network.widths
+        if n2 < h:
+            raise fail("widths", "output width >= hidden width for a λ-balanced init", network.widths)
+        rng = np.random.default_rng(self.seed)
+        W1 = scale * rng.normal(size=(h, n0))
+        M = W1 @ W1.T + lam * np.eye(h)
+        ev, Q = np.linalg.eigh(M)
+        if ev.min() < -1e-12 * max(1.0, abs(ev).max()):
+            raise fail("lam", f">= {-ev.min() + lam:.3g} so that W1 W1ᵀ + λI is PSD", lam)
+        root = (Q * np.sqrt(np.clip(ev, 0, None))) @ Q.T
+        O = np.linalg.qr(rng.normal(size=(n2, h)))[0]
+        return (W1, O @ root)
+
+
+@dataclass(frozen=True)
+class SmallRandom:
+    """I.i.d. Gaussian weights with standard deviation `scale` (seeded)."""
+
+    scale: float = 1e-3
+    seed: int = 0
+
+    def weights(self, network: Network, task: Task) -> tuple[np.ndarray, ...]:
+        """W_i ~ scale · N(0, 1) entrywise."""
+        scale = check_real(self.scale, "scale", nonnegative=True)
+        rng = np.random.default_rng(self.seed)
+        return tuple(scale * rng.normal(size=s) for s in network.shapes)
+
+
+@dataclass(frozen=True)
+class RandomOrthogonal:
+    """Scaled random (semi-)orthogonal weights W_i = scale · Q_i (seeded)."""
+
+    scale: float = 1.0
+    seed: int = 0
+
+    def weights(self, network: Network, task: Task) -> tuple[np.ndarray, ...]:
+        """W_i = scale · (first columns/rows of a Haar orthogonal matrix)."""
+        scale = check_real(self.scale, "scale", nonnegative=True)
+        rng = np.random.default_rng(self.seed)
+        out = []
+        for m, n in network.shapes:
+            Q = random_orthogonal(max(m, n), rng)
+            out.append(scale * Q[:m, :n])
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class GivenWeights:
+    """User-supplied initial weights W_1..W_L."""
+
+    W: tuple[Any, ...]
+
+    def weights(self, network: Network, task: Task) -> tuple[np.ndarray, ...]:
+        """The given arrays, checked against the network's shapes."""
+        if len(self.W) != network.depth:
+            raise fail("W", f"{network.depth} weight matrices (one per layer)", f"{len(self.W)} matrices")
+        out = []
+        for i, (w, shape) in enumerate(zip(self.W, network.shapes)):
+            arr = _finite_array(w, f"W[{i}]", 2)
+            if arr.shape != shape:
+                raise fail(f"W[{i}]", f"of shape {shape}", f"shape {arr.shape}")
+            out.append(arr)
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A deep linear network, a task, an initialisation and a time constant τ = 1/η.
+
+    Args:
+        network: the widths.
+        task: Σ_yx and Σ_xx (shapes must match the network's input and output widths).
+        init: an `Init` (e.g. `Aligned`, `SmallRandom`, `GivenWeights`).
+        tau: time constant τ > 0 (t counts iterations × η).
+    """
+
+    network: Network
+    task: Task
+    init: Any
+    tau: float = 1.0
+    mode_bases: tuple[Any, Any] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        check_real(self.tau, "tau", positive=True)
+        n0, nL = self.network.widths[0], self.network.widths[-1]
+        if self.task.Sigma_yx.shape != (nL, n0):
+            raise fail("task", f"Sigma_yx of shape ({nL}, {n0}) to match widths {self.network.widths}",
+                       f"shape {self.task.Sigma_yx.shape}")
+
+    def initial_weights(self) -> tuple[np.ndarray, ...]:
+        """W_1(0)..W_L(0)."""
+        return self.init.weights(self.network, self.task)
+
+    def bases(self) -> tuple[np.ndarray, np.ndarray]:
+        """(U, V): the output/input mode bases used to read mode strengths diag(Uᵀ W V)."""
+        if self.mode_bases is not None:
+            return self.mode_bases
+        U, _, Vt = np.linalg.svd(self.task.Sigma_yx)
+        return U, Vt.T
+
+    def mode_strengths(self, W: Sequence[np.ndarray]) -> np.ndarray:
+        """u_α = (Uᵀ W_L⋯W_1 V)_αα for each mode α."""
+        U, V = self.bases()
+        W_end = W[0]
+        for w in W[1:]:
+            W_end = w @ W_end
+        return np.diag(U.T @ W_end @ V).copy()
+
+
+def aligned_problem(s: Sequence[float], depth: int, *, u0: Any = None, gains: Any = None,
+                    lam: Any = 1.0, width: int | None = None, tau: float = 1.0, seed: int = 0) -> Problem:
+    """The aligned problem of the command line: modes with singular values s and input variances λ.
+
+    Σ_yx = U diag(s) Vᵀ and Σ_xx = V diag(λ) Vᵀ with random orthogonal U, V (fixed seed), so mode α
+    converges to s_α/λ_α. Every layer has width `width` (default: the number of modes).
+
+    Args:
+        s: singular values of Σ_yx, each finite (> 0 for a learnable mode).
+        depth: L >= 1.
+        u0: initial strength per mode (scalar or one per mode; balanced: each gain u0^{1/L}).
+        gains: per-layer gains a_1..a_L, shared by all modes (or an array modes x L).
+        lam: input variance per mode (scalar or one per mode, > 0).
+        width: hidden width N >= number of modes.
+        tau: time constant τ > 0.
+        seed: seed of the random bases.
+    """
+    depth = check_int(depth, "depth", minimum=1)
+    s = _finite_array(np.atleast_1d(np.asarray(s, dtype=float)) if not isinstance(s, str) else s, "s", 1)
+    m = len(s)
+    if m == 0:
+        raise fail("s", "a non-empty list of singular values", s)
+    lam_arr = _finite_array(np.broadcast_to(np.asarray(lam, dtype=float), (m,)).copy(), "lam", 1)
+    if np.any(lam_arr <= 0):
+        raise fail("lam", "> 0 (input variance along each mode)", lam)
+    width = m if width is None else check_int(width, "width", minimum=m)
+    if (u0 is None) == (gains is None):
+        raise fail("u0", "given, or gains given instead (exactly one of u0 and gains)", u0)
+    rng = np.random.default_rng(seed + 1000)
+    U, V = random_orthogonal(m, rng), random_orthogonal(m, rng)
+    task = Task(Sigma_yx=U @ np.diag(s) @ V.T, Sigma_xx=V @ np.diag(lam_arr) @ V.T)
+    if u0 is not None:
+        u0_arr = _finite_array(np.broadcast_to(np.asarray(u0, dtype=float), (m,)).copy(), "u0", 1)
+        init = Aligned.balanced(u0_arr, depth, seed=seed, U=U, V=V)
+    else:
+        g = _finite_array(np.atleast_2d(np.asarray(gains, dtype=float)), "gains", 2)
+        if g.shape[1] != depth:
+            raise fail("gains", f"{depth} gains, one per layer", f"{g.shape[1]} gains")
+        init = Aligned(gains=np.broadcast_to(g, (m, depth)).copy(), seed=seed, U=U, V=V)
+    network = Network((m,) + (width,) * (depth - 1) + (m,))
+    return Problem(network, task, init, tau=check_real(tau, "tau", positive=True), mode_bases=(U, V))

@@ -1,0 +1,242 @@
+"""Learning rules, each defined once as what it does to the per-layer gradients.
+
+A rule maps the layer gradients g_i = ∂ℓ/∂W_i to the velocities τ dW_i/dt. Its body uses only
+`@`, `.T`, `+`, `-`, scalar products and the backend `ops` (Moore–Penrose powers, identities), so
+the same code runs on the symbolic per-mode geometry (sympy, 1x1 layer blocks, rank-one Fisher)
+and on the full-matrix numeric geometry (numpy, or mpmath for high precision). This module imports
+neither sympy nor numpy.
+
+>>> from fractions import Fraction
+>>> BlockNGD(q=Fraction(1, 2)).name
+'blockdiag(q=1/2)'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable, Protocol, runtime_checkable
+
+from ._checks import check_exponent, check_real, fail
+from ._types import Exponent, Geometry, Layers, Ops
+
+__all__ = [
+    "LearningRule", "GD", "NGD", "BlockNGD", "Scaled", "FunctionRule", "rule",
+    "kfac", "bernacchia", "rule_from_name", "RULE_NAMES",
+]
+
+
+@runtime_checkable
+class LearningRule(Protocol):
+    """What a learning rule does to per-layer gradients."""
+
+    @property
+    def name(self) -> str:
+        """Short name used in reports and on the command line."""
+        ...
+
+    def velocity(self, grads: Layers, geo: Geometry, ops: Ops) -> Layers:
+        """τ dW_i/dt for each layer i, given g_i = ∂ℓ/∂W_i."""
+        ...
+
+
+def _q_text(q: Any) -> str:
+    return str(q)
+
+
+@dataclass(frozen=True)
+class GD:
+    """Gradient descent: τ dW_i/dt = −∂ℓ/∂W_i (Saxe et al. 2014 Eq. 13).
+
+    >>> GD().name
+    'gd'
+    """
+
+    @property
+    def name(self) -> str:
+        """'gd'."""
+        return "gd"
+
+    def velocity(self, grads: Layers, geo: Geometry, ops: Ops) -> Layers:
+        """τ dW_i/dt = −g_i."""
+        return tuple(-g for g in grads)
+
+
+@dataclass(frozen=True)
+class NGD:
+    """Full-Fisher natural gradient, Moore–Penrose power q: τ dθ/dt = −(F⁺)^q ∇ℓ.
+
+    F = Jᵀ(Σ ⊗ I)J is the Fisher of the Gaussian output model (= Gauss–Newton). q = 1 is NGD
+    (Bernacchia et al. 2018; Huh 2020); 0 < q < 1 is the full-Fisher partial correction
+    (Huh 2020, one of the two readings of his fractional rule; see `BlockNGD` for the other).
+
+    Args:
+        q: exact power in [0, 1] (int, Fraction or sympy expression; floats are refused).
+
+    >>> NGD().name, NGD(q=Fraction(1, 2)).name
+    ('ngd', 'ngd(q=1/2)')
+    """
+
+    q: Exponent = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "q", check_exponent(self.q, "q"))
+
+    @property
+    def name(self) -> str:
+        """'ngd' or 'ngd(q=...)'."""
+        return "ngd" if self.q == 1 else f"ngd(q={_q_text(self.q)})"
+
+    def velocity(self, grads: Layers, geo: Geometry, ops: Ops) -> Layers:
+        """τ dθ/dt = −(F⁺)^q ∇ℓ, θ = (vec W_1, …, vec W_L)."""
+        return geo.unvec(-(ops.pinv_pow(geo.fisher(), self.q) @ geo.vec(grads)))
+
+
+@dataclass(frozen=True)
+class BlockNGD:
+    """Block-diagonal natural gradient, power q (Huh 2020 "NGD-d"; q = 1 is K-FAC's exact factors).
+
+    τ dW_i/dt = −(B_iᵀB_i + δI)^{+q} ∂ℓ/∂W_i (A_iΣA_iᵀ + δI)^{+q} = −F_ii^{+q} ∇_i, with
+    optional factored Tikhonov damping δ = √damping added to each Kronecker factor
+    (Martens & Grosse 2015; Bernacchia et al. 2018).
+
+    Args:
+        q: exact power in [0, 1]; q = 1/2 is Huh's fractional correction (block reading).
+        damping: Tikhonov damping >= 0 (0: Moore–Penrose, no damping).
+
+    >>> BlockNGD().name, BlockNGD(q=Fraction(1, 2)).name
+    ('blockdiag', 'blockdiag(q=1/2)')
+    """
+
+    q: Exponent = 1
+    damping: Any = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "q", check_exponent(self.q, "q"))
+        if not hasattr(self.damping, "free_symbols"):
+            check_real(self.damping, "damping", nonnegative=True)
+
+    @property
+    def name(self) -> str:
+        """'blockdiag', 'blockdiag(q=...)', with the damping if any."""
+        base = "blockdiag" if self.q == 1 else f"blockdiag(q={_q_text(self.q)})"
+        return base if self.damping == 0 else f"{base}[damping={self.damping}]"
+
+    def velocity(self, grads: Layers, geo: Geometry, ops: Ops) -> Layers:
+        """τ dW_i/dt = −(B_iᵀB_i)^{+q} g_i (A_iΣA_iᵀ)^{+q}."""
+        out = []
+        for i, g in enumerate(grads):
+            left = geo.B[i].T @ geo.B[i]
+            right = geo.A[i] @ geo.Sigma @ geo.A[i].T
+            if self.damping != 0:
+                delta = ops.sqrt(ops.scalar(self.damping))
+                left = left + delta * ops.eye(left.shape[0])
+                right = right + delta * ops.eye(right.shape[0])
+            out.append(-(ops.pinv_pow(left, self.q) @ g @ ops.pinv_pow(right, self.q)))
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """A rule whose velocity is multiplied by a factor that may depend on the geometry.
+
+    `Scaled(BlockNGD(), by=inverse_depth)` is Bernacchia et al.'s per-layer natural gradient
+    (their Eq. 10: the learning rate of the block-diagonal rule divided by L).
+
+    Args:
+        rule: the rule to scale.
+        by: function of the geometry returning an exact factor (int or Fraction).
+        label: name of the scaled rule.
+    """
+
+    rule: Any
+    by: Callable[[Geometry], Any]
+    label: str = "scaled"
+
+    @property
+    def name(self) -> str:
+        """The given label."""
+        return self.label
+
+    def velocity(self, grads: Layers, geo: Geometry, ops: Ops) -> Layers:
+        """τ dW_i/dt = by(geo) · rule.velocity."""
+        factor = ops.scalar(self.by(geo))
+        return tuple(factor * v for v in self.rule.velocity(grads, geo, ops))
+
+
+@dataclass(frozen=True)
+class FunctionRule:
+    """A user-defined rule from a function `fn(grads, geo, ops) -> velocities`.
+
+    The function must use only `@`, `.T`, `+`, `-`, scalar products and `ops`, so that it runs
+    on the symbolic and numeric geometries alike (see the module docstring).
+    """
+
+    fn: Callable[[Layers, Geometry, Ops], Layers] = field(compare=True)
+    label: str = "user"
+
+    @property
+    def name(self) -> str:
+        """The given label."""
+        return self.label
+
+    def velocity(self, grads: Layers, geo: Geometry, ops: Ops) -> Layers:
+        """τ dW_i/dt = fn(grads, geo, ops)."""
+        return tuple(self.fn(grads, geo, ops))
+
+
+def rule(fn: Callable[[Layers, Geometry, Ops], Layers], name: str = "user") -> FunctionRule:
+    """Wrap a function of (grads, geo, ops) as a learning rule.
+
+    >>> half_gd = rule(lambda grads, geo, ops: tuple(-g * ops.scalar(Fraction(1, 2)) for g in grads), name="half-gd")
+    >>> half_gd.name
+    'half-gd'
+    """
+    if not callable(fn):
+        raise fail("fn", "a callable fn(grads, geo, ops) returning one velocity per layer", fn)
+    return FunctionRule(fn, name)
+
+
+def inverse_depth(geo: Geometry) -> Fraction:
+    """1/L as an exact Fraction."""
+    return Fraction(1, geo.depth)
+
+
+def kfac(damping: Any = 0) -> BlockNGD:
+    """K-FAC with exact Kronecker factors: block NGD with q = 1 (Martens & Grosse 2015).
+
+    In a deep linear network K-FAC's factors B_iᵀB_i and A_iΣA_iᵀ are exact; the only
+    approximation is dropping the off-diagonal Fisher blocks.
+    """
+    return BlockNGD(q=1, damping=damping)
+
+
+def bernacchia(damping: Any = 0) -> Scaled:
+    """Bernacchia et al. 2018's per-layer natural gradient: block NGD (q = 1) scaled by 1/L."""
+    return Scaled(BlockNGD(q=1, damping=damping), by=inverse_depth, label="bernacchia")
+
+
+RULE_NAMES = ("gd", "ngd", "blockdiag", "kfac", "bernacchia")
+
+
+def rule_from_name(name: str, q: Any = 1) -> Any:
+    """Build a built-in rule from its command-line name and power q.
+
+    Args:
+        name: one of 'gd', 'ngd', 'blockdiag', 'kfac', 'bernacchia'.
+        q: exact power in [0, 1], used by 'ngd' and 'blockdiag' ('kfac' and 'bernacchia' need q = 1).
+
+    >>> rule_from_name("blockdiag", "1/2").name
+    'blockdiag(q=1/2)'
+    """
+    q = check_exponent(q, "q")
+    if name == "gd":
+        return GD()
+    if name == "ngd":
+        return NGD(q=q)
+    if name == "blockdiag":
+        return BlockNGD(q=q)
+    if name in ("kfac", "bernacchia"):
+        if q != 1:
+            raise fail("q", f"1 for rule {name!r} (use --rule blockdiag for other powers)", q)
+        return kfac() if name == "kfac" else bernacchia()
+    raise fail("rule", "one of " + ", ".join(RULE_NAMES), name)

@@ -1,0 +1,1 @@
+"""Symbolic side of lindyn: imports sympy, never numpy; returns sympy expressions."""

@@ -1,0 +1,95 @@
+"""Per-mode geometry and sympy backend operations for the learning rules.
+
+On an aligned initialisation every singular mode evolves alone: layer i acts on the mode as the
+scalar gain a_i, so each W_i is a 1x1 block, Σ = (λ), Σ_yx = (s), and the per-mode Jacobian of the
+end-to-end strength u = ∏ a_i is the row j with j_i = ∂u/∂a_i = ∏_{k≠i} a_k. The per-mode Fisher
+F = λ jᵀj is rank one (rank 1 of L), which `SympyOps.pinv_pow` inverts in closed form:
+(F⁺)^q = (λ|j|²)^{−q} jᵀj / |j|².
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import sympy
+
+from .._chain import chain_products, squared_loss_gradients
+from .._checks import NoModeDecomposition
+
+
+@dataclass(frozen=True)
+class RankOneGram:
+    """The rank-one matrix weight · jᵀj, kept factored so its Moore–Penrose power is exact."""
+
+    j: sympy.Matrix        # column vector (L x 1)
+    weight: sympy.Expr     # λ, the input variance of the mode
+
+    def as_matrix(self) -> sympy.Matrix:
+        """weight · j jᵀ as an explicit L x L matrix."""
+        return self.weight * self.j * self.j.T
+
+
+class SympyOps:
+    """Backend operations on sympy matrices (gains assumed positive)."""
+
+    def pinv_pow(self, M: Any, q: Any) -> sympy.Matrix:
+        """(M⁺)^q for a 1x1 block, a diagonal matrix, or a `RankOneGram`.
+
+        Raises:
+            NoModeDecomposition: for a general symbolic matrix (use `lindyn.integrate`).
+        """
+        q = sympy.sympify(q)
+        if isinstance(M, RankOneGram):
+            norm2 = sympy.expand((M.j.T * M.j)[0, 0])
+            return (M.weight * norm2) ** (-q) * (M.j * M.j.T) / norm2
+        M = sympy.Matrix(M)
+        if M.is_diagonal():
+            return sympy.diag(*[(d ** (-q) if d != 0 else sympy.S.Zero) for d in M.diagonal()])
+        raise NoModeDecomposition(
+            "Argument `rule` must act on a mode through 1x1 blocks or the rank-one mode Fisher; "
+            "this rule needs a general matrix power, so use lindyn.integrate (full-matrix route)."
+        )
+
+    def eye(self, n: int) -> sympy.Matrix:
+        """sympy identity matrix."""
+        return sympy.eye(n)
+
+    def scalar(self, x: Any) -> sympy.Expr:
+        """Exact sympy number (Fraction -> Rational)."""
+        return sympy.sympify(x)
+
+    def sqrt(self, x: Any) -> sympy.Expr:
+        """sympy.sqrt."""
+        return sympy.sqrt(x)
+
+
+class ModeGeometry:
+    """Geometry of one aligned singular mode: W_i = (a_i), Σ = (λ), Σ_yx = (s).
+
+    Args:
+        gains: the layer gains a_1..a_L (sympy expressions, assumed positive).
+        s: singular value of Σ_yx for this mode.
+        lam: input variance λ along this mode (1 for whitened input).
+    """
+
+    def __init__(self, gains: Sequence[Any], s: Any, lam: Any = 1) -> None:
+        self.depth = len(gains)
+        self.W = tuple(sympy.Matrix([[a]]) for a in gains)
+        self.Sigma = sympy.Matrix([[lam]])
+        self.Sigma_yx = sympy.Matrix([[s]])
+        self.A, self.B, self.W_end = chain_products(self.W, sympy.eye)
+        self.grads = squared_loss_gradients(self.A, self.B, self.W_end, self.Sigma, self.Sigma_yx)
+
+    def fisher(self) -> RankOneGram:
+        """Per-mode Fisher λ jᵀj with j_i = A_i B_i = ∏_{k≠i} a_k (rank one)."""
+        j = sympy.Matrix([(self.B[i] * self.A[i])[0, 0] for i in range(self.depth)])
+        return RankOneGram(j, self.Sigma[0, 0])
+
+    def vec(self, layers: Sequence[Any]) -> sympy.Matrix:
+        """Column (a_1-velocity, ..., a_L-velocity) from 1x1 blocks."""
+        return sympy.Matrix([sympy.Matrix(x)[0, 0] for x in layers])
+
+    def unvec(self, v: Any) -> tuple[sympy.Matrix, ...]:
+        """Split a length-L column into 1x1 blocks."""
+        v = sympy.Matrix(v)
+        return tuple(sympy.Matrix([[v[i]]]) for i in range(self.depth))
