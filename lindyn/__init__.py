@@ -24,6 +24,13 @@ __all__ = [
 ]
 
 # === numeric integration (foundation issue): names added below
+from .integrate import Discrete, Flow, HighPrecision, NumericTrajectory, integrate  # noqa: E402
+
+__all__ += ["integrate", "Flow", "Discrete", "HighPrecision", "NumericTrajectory"]
 # === symbolic engine: names added below
+from .symbolic.invariants import conserved_quantities  # noqa: E402
+from .trajectory import ModeProblem, Trajectory, derive  # noqa: E402
+
+__all__ += ["derive", "Trajectory", "ModeProblem", "conserved_quantities"]
 # === claims and verification report: names added below
 # === Kerekes et al. 2021 (function space, classification, completion): names added below

@@ -26,12 +26,15 @@ class IntegrationFailed(LindynError):
     """The numerical integrator stopped before the last requested time."""
 
 
-def fail(name: str, allowed: str, value: Any) -> LindynError:
-    """Build the one message format: "Argument `name` must be <allowed>, got name=<value>."."""
+def fail(name: str, allowed: str, value: Any, cls: type[LindynError] = LindynError) -> LindynError:
+    """Build the one message format: "Argument `name` must be <allowed>, got name=<value>.".
+
+    `cls` picks a subclass callers may catch (e.g. `SingularCrossing`, `IntegrationFailed`).
+    """
     text = repr(value)
     if len(text) > 80:
         text = text[:77] + "..."
-    return LindynError(f"Argument `{name}` must be {allowed}, got {name}={text}.")
+    return cls(f"Argument `{name}` must be {allowed}, got {name}={text}.")
 
 
 def check_int(x: object, name: str, *, minimum: int, maximum: int | None = None) -> int:

@@ -154,6 +154,17 @@ class Aligned:
         gains[:, 0] *= np.where(u0 < 0, -1.0, 1.0)
         return cls(gains=gains, seed=seed, U=U, V=V)
 
+    def bases(self, network: Network, task: Task) -> tuple[np.ndarray, ...]:
+        """The bases (R_1, …, R_{L+1}): R_1 = V, R_{L+1} = U, hidden R_i random orthogonal (seeded).
+
+        The per-layer mode gains of any weights are then a_{i,α} = (R_{i+1}ᵀ W_i R_i)_αα.
+        """
+        U, _, Vt = np.linalg.svd(task.Sigma_yx)
+        U = U if self.U is None else _finite_array(self.U, "U", 2)
+        V = Vt.T if self.V is None else _finite_array(self.V, "V", 2)
+        rng = np.random.default_rng(self.seed)
+        return tuple([V] + [random_orthogonal(n, rng) for n in network.widths[1:-1]] + [U])
+
     def weights(self, network: Network, task: Task) -> tuple[np.ndarray, ...]:
         """W_i = R_{i+1} diag(a_i) R_iᵀ."""
         gains = _finite_array(self.gains, "gains", 2)
@@ -162,11 +173,7 @@ class Aligned:
             raise fail("gains", f"an array with one column per layer ({L})", f"shape {gains.shape}")
         if gains.shape[0] > min(widths):
             raise fail("gains", f"at most min(widths) = {min(widths)} modes", f"{gains.shape[0]} modes")
-        U, _, Vt = np.linalg.svd(task.Sigma_yx)
-        U = U if self.U is None else _finite_array(self.U, "U", 2)
-        V = Vt.T if self.V is None else _finite_array(self.V, "V", 2)
-        rng = np.random.default_rng(self.seed)
-        R = [V] + [random_orthogonal(n, rng) for n in widths[1:-1]] + [U]
+        R = self.bases(network, task)
         out = []
         for i in range(L):
             D = np.zeros((widths[i + 1], widths[i]))

@@ -29,6 +29,42 @@ class RankOneGram:
         return self.weight * self.j * self.j.T
 
 
+@dataclass(frozen=True)
+class RankOneOperator:
+    """scale · j jᵀ kept factored: `P @ v` = j · (scale · jᵀv), so every layer's velocity shares
+    one common scalar factor (the engine reads conserved quantities off velocity ratios)."""
+
+    j: sympy.Matrix
+    scale: sympy.Expr
+
+    @property
+    def T(self) -> "RankOneOperator":
+        """Symmetric: itself."""
+        return self
+
+    def as_matrix(self) -> sympy.Matrix:
+        """scale · j jᵀ as an explicit matrix."""
+        return self.scale * self.j * self.j.T
+
+    def __matmul__(self, v: Any) -> Any:
+        v = sympy.Matrix(v)
+        if v.shape[0] != self.j.shape[0]:
+            return self.as_matrix() @ v
+        cols = [sympy.factor_terms(self.scale * (self.j.T * v[:, k])[0, 0]) for k in range(v.shape[1])]
+        return sympy.Matrix.hstack(*[self.j * c for c in cols])
+
+    def __rmatmul__(self, v: Any) -> Any:
+        return (self @ sympy.Matrix(v).T).T
+
+    def __neg__(self) -> "RankOneOperator":
+        return RankOneOperator(self.j, -self.scale)
+
+    def __mul__(self, x: Any) -> "RankOneOperator":
+        return RankOneOperator(self.j, self.scale * x)
+
+    __rmul__ = __mul__
+
+
 class SympyOps:
     """Backend operations on sympy matrices (gains assumed positive)."""
 
@@ -41,7 +77,7 @@ class SympyOps:
         q = sympy.sympify(q)
         if isinstance(M, RankOneGram):
             norm2 = sympy.expand((M.j.T * M.j)[0, 0])
-            return (M.weight * norm2) ** (-q) * (M.j * M.j.T) / norm2
+            return RankOneOperator(M.j, (M.weight * norm2) ** (-q) / norm2)
         M = sympy.Matrix(M)
         if M.is_diagonal():
             return sympy.diag(*[(d ** (-q) if d != 0 else sympy.S.Zero) for d in M.diagonal()])

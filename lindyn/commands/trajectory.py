@@ -1,0 +1,124 @@
+"""`lindyn trajectory`: the derived closed-form u(t) of each mode (JSON, LaTeX or a table).
+
+Contract: `lindyn trajectory --rule R [--q Q] --depth L --s S1,... (--u0 U0 | --gains A1,...,AL)
+[--lam LAM] [--tau TAU] --t T1,... [--dps D] [--json | --latex]`; with --json one object with
+keys rule, q, depth, form, t, u (list over modes of lists over t), ode and solution (LaTeX).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from .._checks import check_int, fail
+from ..cli import add_problem_arguments, problem_arguments
+
+
+def register(subparsers: Any) -> None:
+    """Add the `trajectory` subcommand."""
+    p = subparsers.add_parser("trajectory", help="derived closed-form mode trajectories u(t)")
+    add_problem_arguments(p)
+    p.add_argument("--dps", help="evaluate with mpmath at D decimal digits (default: double precision)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print one JSON object")
+    out.add_argument("--latex", action="store_true", help="print the derivation as a LaTeX fragment")
+    p.set_defaults(handler=run)
+
+
+def derived_problem(args: argparse.Namespace) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    """(parsed problem, derived Trajectory, per-mode keyword arguments) shared with learning-time."""
+    import sympy
+
+    from ..rules import rule_from_name
+    from ..trajectory import derive
+
+    pa = problem_arguments(args)
+    rule = rule_from_name(pa["rule_name"], pa["q"])
+    n = len(pa["s"])
+    if any(x <= 0 for x in pa["s"]):
+        raise fail("s", "singular values > 0", args.s)
+    lam = pa["lam"]
+    if len(lam) not in (1, n):
+        raise fail("lam", f"one value or one per mode ({n})", args.lam)
+    if any(x <= 0 for x in lam):
+        raise fail("lam", "input variances > 0", args.lam)
+    white = all(x == 1.0 for x in lam)
+    gains = "unbalanced" if pa["gains"] is not None else "balanced"
+    traj = derive(rule, pa["depth"], gains=gains, lam=1 if white else mode_lambda(pa["depth"]))
+    kw: dict[str, Any] = {"s": pa["s"], "tau": pa["tau"]}
+    if not white:
+        kw["lam"] = lam if len(lam) == n else lam * n
+    if pa["gains"] is not None:
+        if any(x <= 0 for x in pa["gains"]):
+            raise fail("gains", "gains > 0", args.gains)
+        kw["gains"] = pa["gains"]
+    else:
+        u0 = pa["u0"]
+        if len(u0) not in (1, n):
+            raise fail("u0", f"one value or one per mode ({n})", args.u0)
+        if any(x <= 0 for x in u0):
+            raise fail("u0", "initial strengths > 0", args.u0)
+        kw["u0"] = u0 if len(u0) == n else u0 * n
+    return pa, traj, kw
+
+
+def mode_lambda(depth: int) -> Any:
+    """The engine's own λ symbol (derive keeps it symbolic; values are given at evaluation)."""
+    from ..symbolic.modes import mode_symbols
+    return mode_symbols(depth).lam
+
+
+def _mode_kw(kw: dict[str, Any], m: int) -> dict[str, Any]:
+    out = {"s": kw["s"][m], "tau": kw["tau"]}
+    if "lam" in kw:
+        out["lam"] = kw["lam"][m]
+    if "gains" in kw:
+        out["gains"] = kw["gains"]
+    else:
+        out["u0"] = kw["u0"][m]
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    """Derive, evaluate and print."""
+    # === check arguments
+    from ..latex import ode_latex, solution_latex
+
+    pa, traj, kw = derived_problem(args)
+    t = pa["t"]
+    dps = None if args.dps is None else check_int(_int(args.dps, "dps"), "dps", minimum=15)
+    if args.latex:
+        print(traj.latex(), end="")
+        return 0
+    if dps is None:
+        u = traj.evaluate(t, **kw)
+        rows = [[float(x) for x in row] for row in u.reshape(len(pa["s"]), len(t))]
+        text = None
+    else:
+        import mpmath
+        f = traj.lambdify("mpmath")
+        vals = [[f(tk, dps=dps, **_mode_kw(kw, m)) for tk in t] for m in range(len(pa["s"]))]
+        rows = [[float(x) for x in row] for row in vals]
+        text = [[mpmath.nstr(x, dps) for x in row] for row in vals]
+    if args.json:
+        obj = {"rule": pa["rule_name"], "q": str(pa["q"]), "depth": pa["depth"], "form": traj.form,
+               "t": t, "u": rows, "ode": ode_latex(traj), "solution": solution_latex(traj)}
+        if text is not None:
+            obj["u_digits"] = text
+            obj["dps"] = dps
+        print(json.dumps(obj))
+        return 0
+    print(f"# {traj.rule.name}, L = {pa['depth']}, form: {traj.form}")
+    print("# " + str(traj.ode.lhs) + " = " + str(traj.ode.rhs))
+    print("t\t" + "\t".join(f"u[{m}]" for m in range(len(rows))))
+    for k, tk in enumerate(t):
+        cells = [(text[m][k] if text is not None else repr(rows[m][k])) for m in range(len(rows))]
+        print(f"{tk!r}\t" + "\t".join(cells))
+    return 0
+
+
+def _int(text: str, name: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise fail(name, "an integer", text) from None

@@ -1,0 +1,186 @@
+"""Finite over-parameterisation: natural gradient flow of a small tanh network in function space.
+
+Kerekes, Mészáros & Huszár 2021 (THEORY §4). Network f(x) = Σ_j v_j tanh(w_jᵀx), hidden width h,
+parameters θ = (W (h x d), vᵀ (1 x h)), squared loss ℓ = ½Σ_n (f(x_n) − y_n)², Gaussian output
+Fisher D = I. NGF is `NGD(q=1)` of `lindyn.rules` (full Fisher F = J_fᵀJ_f, Moore–Penrose) run on
+`TanhGeometry`: the rule's body only needs `fisher()`, `vec` and `unvec`, so the same object that
+trains deep linear networks trains this one. When the output Jacobian J_f (n x P, P = h(d + 1))
+keeps full row rank along the path, the training outputs follow f(t) = y + e^{−t}(f(0) − y)
+exactly; a net with P < n (too narrow) cannot, because ḟ = J_fθ̇ lies in an h(d + 1)-dimensional
+subspace.
+
+>>> import numpy as np
+>>> X, y = tanh_task(4, 2, seed=0)
+>>> W0 = tanh_init(2, 8, scale=1.0, seed=0)
+>>> geo = TanhGeometry(W0, X, y)
+>>> geo.fisher().rank() == 4
+True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from .._checks import IntegrationFailed, check_int, check_real, fail
+from ..rules import GD, NGD
+from ._ops import NumpyOps
+from .losses import LowRankGram
+
+__all__ = ["TanhGeometry", "tanh_task", "tanh_init", "TanhRun", "run_tanh"]
+
+
+class TanhGeometry:
+    """Geometry of f(x) = vᵀtanh(Wx) on data X (d x n) with squared loss to targets y.
+
+    Layers are (W, vᵀ); `grads` are ∂ℓ/∂W and ∂ℓ/∂vᵀ; `fisher()` is J_fᵀJ_f factored as a
+    `LowRankGram`; `vec` / `unvec` stack the layers column-major. GD and NGD run on it; the
+    block rules need a linear chain (A_i, B_i) and do not.
+
+    Args:
+        layers: (W, vᵀ), shapes (h, d) and (1, h).
+        X: inputs (d x n).
+        y: targets (n,).
+    """
+
+    def __init__(self, layers: tuple[np.ndarray, np.ndarray], X: np.ndarray, y: np.ndarray) -> None:
+        self.W = tuple(np.asarray(x, dtype=float) for x in layers)
+        self.depth = 2
+        self.X, self.y = X, y
+        W, vt = self.W
+        self.H = np.tanh(W @ X)                     # h x n
+        self.f = (vt @ self.H)[0]                   # n
+        r = self.f - y
+        S = (1 - self.H ** 2) * vt.T                # ∂f_n/∂(w_j·x_n) = v_j (1 − tanh²)
+        self.grads = ((S * r) @ X.T, (self.H @ r)[None, :])
+        self.shapes = (W.shape, vt.shape)
+        self._S = S
+
+    def output_jacobian(self) -> np.ndarray:
+        """J_f = ∂f/∂θ, shape (n, h d + h), columns ordered as `vec`."""
+        h, d = self.shapes[0]
+        n = self.X.shape[1]
+        # ∂f_n/∂W_jk = S_jn X_kn, column-major index j + h k.
+        JW = (self._S.T[:, :, None] * self.X.T[:, None, :]).reshape(n, h * d, order="F")
+        return np.hstack([JW, self.H.T])
+
+    def fisher(self) -> LowRankGram:
+        """F = J_fᵀJ_f (D = I), factored."""
+        return LowRankGram(self.output_jacobian())
+
+    def vec(self, layers: Any) -> np.ndarray:
+        """θ = (vec W, v), column-major."""
+        return np.concatenate([np.asarray(x).reshape(-1, order="F") for x in layers])
+
+    def unvec(self, v: Any) -> tuple[np.ndarray, ...]:
+        """Inverse of `vec`."""
+        out, start = [], 0
+        for shape in self.shapes:
+            size = shape[0] * shape[1]
+            out.append(np.asarray(v[start:start + size]).reshape(shape, order="F"))
+            start += size
+        return tuple(out)
+
+
+def tanh_task(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n inputs x ~ N(0, I_d) with targets y = sin(x_1) + ½x_2 (a smooth nonlinear target).
+
+    Args:
+        n: examples >= 1; d: input dimension >= 2; seed: random seed.
+
+    Returns:
+        (X, y), X of shape (d, n).
+    """
+    # === check arguments
+    n = check_int(n, "n", minimum=1)
+    d = check_int(d, "d", minimum=2)
+    rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
+    X = rng.normal(size=(d, n))
+    return X, np.sin(X[0]) + 0.5 * X[1]
+
+
+def tanh_init(d: int, h: int, *, scale: float = 1.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """W ~ N(0, scale²/d), v ~ N(0, scale²/h) (fan-in scaling).
+
+    Args:
+        d: input dimension; h: hidden width >= 1; scale: > 0; seed: random seed.
+    """
+    # === check arguments
+    d = check_int(d, "d", minimum=1)
+    h = check_int(h, "h", minimum=1)
+    scale = check_real(scale, "scale", positive=True)
+    rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
+    return scale * rng.normal(size=(h, d)) / np.sqrt(d), scale * rng.normal(size=(1, h)) / np.sqrt(h)
+
+
+@dataclass(frozen=True)
+class TanhRun:
+    """Training outputs of a tanh net under a rule, against the function-space flow.
+
+    Attributes:
+        width: h; n_params: P = h(d + 1); n: training examples.
+        rule: rule name.
+        t: times; f: outputs f(t), shape (T, n); f_flow: y + e^{−t}(f(0) − y), shape (T, n).
+        deviation: max_t ‖f(t) − f_flow(t)‖ / ‖f(0) − y‖.
+        min_row_singular: smallest singular value of J_f over the stored times (0 if P < n).
+    """
+
+    width: int
+    n_params: int
+    n: int
+    rule: str
+    t: np.ndarray
+    f: np.ndarray
+    f_flow: np.ndarray
+    deviation: float
+    min_row_singular: float
+
+
+def run_tanh(X: Any, y: Any, width: int, t: Any, *, rule: str = "ngf", scale: float = 1.0, seed: int = 0,
+             rtol: float = 1e-10, atol: float = 1e-12) -> TanhRun:
+    """Train f(x) = vᵀtanh(Wx) by NGF (or GD) and compare its outputs with f = y + e^{−t}(f(0) − y).
+
+    Args:
+        X: inputs (d x n); y: targets (n,).
+        width: hidden width h >= 1.
+        t: increasing output times >= 0.
+        rule: "ngf" (NGD(q=1), Gaussian output Fisher) or "gd".
+        scale, seed: of `tanh_init`.
+        rtol, atol: integrator tolerances.
+
+    Returns:
+        A `TanhRun`.
+    """
+    # === check arguments
+    X = np.array(X, dtype=float)
+    y = np.array(y, dtype=float).reshape(-1)
+    if X.ndim != 2 or y.shape != (X.shape[1],) or not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
+        raise fail("X", "a finite d x n array with n targets y", f"X of shape {X.shape}, y of shape {y.shape}")
+    width = check_int(width, "width", minimum=1)
+    if rule not in ("ngf", "gd"):
+        raise fail("rule", "'ngf' or 'gd'", rule)
+    times = np.asarray(t, dtype=float).reshape(-1)
+    if times.size == 0 or np.any(~np.isfinite(times)) or np.any(times < 0) or np.any(np.diff(times) < 0):
+        raise fail("t", "a non-empty increasing sequence of finite times >= 0", t)
+    d, n = X.shape
+    W0 = tanh_init(d, width, scale=scale, seed=seed)
+    ops = NumpyOps()
+    chosen = NGD() if rule == "ngf" else GD()
+    geo0 = TanhGeometry(W0, X, y)
+
+    def rhs(_: float, theta: np.ndarray) -> np.ndarray:
+        geo = TanhGeometry(geo0.unvec(theta), X, y)
+        return geo.vec(chosen.velocity(geo.grads, geo, ops))
+
+    sol = solve_ivp(rhs, (0.0, float(times[-1])), geo0.vec(W0), method="DOP853", t_eval=times, rtol=rtol, atol=atol)
+    if sol.status == -1:
+        raise IntegrationFailed(f"Argument `t` must be reachable by the integrator, got t={times[-1]!r}: {sol.message}")
+    geos = [TanhGeometry(geo0.unvec(sol.y[:, k]), X, y) for k in range(sol.y.shape[1])]
+    f = np.array([g.f for g in geos])
+    f_flow = y + np.exp(-sol.t)[:, None] * (f[0] - y)
+    dev = float(np.max(np.linalg.norm(f - f_flow, axis=1)) / np.linalg.norm(f[0] - y))
+    P = width * (d + 1)
+    smin = 0.0 if P < n else min(float(np.linalg.svd(g.output_jacobian(), compute_uv=False)[-1]) for g in geos)
+    return TanhRun(width, P, n, chosen.name, np.asarray(sol.t), f, f_flow, dev, smin)

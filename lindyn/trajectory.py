@@ -1,0 +1,491 @@
+"""`derive`: a learning rule's exact mode dynamics as a frozen `Trajectory` (sympy + numpy).
+
+The one module (with `verify.py`) that joins the symbolic engine (`lindyn.symbolic`: rule → mode ODE
+→ conserved quantities → solution) and the numeric evaluators (`lindyn.numeric.stable`): it
+lambdifies the derived expressions and hands them to the stable evaluators.
+
+>>> from lindyn.rules import GD
+>>> traj = derive(GD(), depth=2)
+>>> traj.form, traj.c, traj.g
+('explicit', 2, 1)
+>>> [round(float(x), 10) for x in traj.evaluate([0.5, 1.0, 2.0], s=2.0, u0=0.01)]
+[0.0716031774, 0.4305879205, 1.8748411137]
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from typing import Any, Callable, Literal
+
+import mpmath
+import numpy as np
+import scipy.special
+import sympy
+from numpy.typing import ArrayLike, NDArray
+
+from ._checks import LindynError, NoModeDecomposition, check_int, check_real, fail
+from .numeric.stable import (integrate_reduced, invert_time, mobius_power, monotone, newton_refine_mp,
+                             reduced_time)
+from .symbolic.invariants import conserved_quantities
+from .symbolic.modes import ModeSymbols, _balanced, mode_symbols
+from .symbolic.solve import W, W0, Solution, _solve_power, solve_balanced, solve_unbalanced
+
+__all__ = ["ModeProblem", "Trajectory", "derive"]
+
+Gains = Literal["balanced", "unbalanced"]
+Form = Literal["explicit", "implicit", "quadrature"]
+
+_X = sympy.Symbol("x", positive=True)
+_HYP = sympy.Function("hyp2f1")
+
+
+def _numpy_hyp2f1(a: Any, b: Any, c: Any, z: Any) -> Any:
+    return scipy.special.hyp2f1(a, b, c, z)
+
+
+def _mp_hyp2f1(a: Any, b: Any, c: Any, z: Any) -> Any:
+    return mpmath.hyp2f1(a, b, c, z)
+
+
+def _prepare(expr: sympy.Expr) -> sympy.Expr:
+    """Replace sympy's hyper([a, b], [c], z) by a plain hyp2f1(a, b, c, z) that lambdify can map."""
+    return expr.replace(lambda e: isinstance(e, sympy.hyper),
+                        lambda e: _HYP(*e.ap, *e.bq, e.argument))
+
+
+def _lambdify(args: Any, expr: sympy.Expr, backend: str = "numpy") -> Callable[..., Any]:
+    expr = _prepare(sympy.sympify(expr))
+    if backend == "numpy":
+        return sympy.lambdify(args, expr, modules=[{"hyp2f1": _numpy_hyp2f1}, "numpy"], cse=True)
+    return sympy.lambdify(args, expr, modules=[{"hyp2f1": _mp_hyp2f1}, "mpmath"])
+
+
+@dataclass(frozen=True)
+class ModeProblem:
+    """One aligned singular mode: depth L, balanced or per-layer gains, input variance λ.
+
+    Args:
+        depth: L >= 1 weight matrices.
+        gains: "balanced" (u = a^L) or "unbalanced" (per-layer gains a_1(0)..a_L(0)).
+        lam: input variance λ along the mode: 1 (whitened), an exact number, or a sympy symbol.
+    """
+
+    depth: int
+    gains: Gains = "balanced"
+    lam: Any = 1
+
+
+def _q_of(rule: Any) -> Any:
+    q = getattr(rule, "q", None)
+    if q is None and hasattr(rule, "rule"):
+        q = getattr(rule.rule, "q", None)
+    return q
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Closed-form dynamics of one aligned singular mode of `problem` under `rule`.
+
+    Attributes:
+        problem: the `ModeProblem`.
+        rule: the learning rule it was derived from.
+        ode: τ du/dt = f(u) derived from `rule.velocity` (unbalanced L >= 3: τ da_1/dt on the
+            conserved curves).
+        form: "explicit" (u(t) known), "implicit" (t(u) in closed form) or "quadrature".
+        u: u(t) when explicit, else None.
+        t_of_u: t(u) (time from u0 to u) when closed, else the exact quadrature (sympy Integral).
+        conserved: conserved quantities of the unbalanced mode (neighbouring layers).
+        symbols: the `ModeSymbols` (t, τ, s, λ, u, u0, gains).
+        c, g: τu̇ = c u^g (s − λu) when the ODE has this form (else None).
+    """
+
+    problem: ModeProblem
+    rule: Any
+    ode: sympy.Eq
+    form: Form
+    u: sympy.Expr | None
+    t_of_u: sympy.Expr | None
+    conserved: tuple[sympy.Expr, ...]
+    symbols: ModeSymbols
+    c: sympy.Expr | None
+    g: sympy.Expr | None
+    solution: Solution = field(repr=False, compare=False)
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def q(self) -> Any:
+        """The rule's curvature power (None for GD)."""
+        return _q_of(self.rule)
+
+    def _q_symbols(self) -> tuple[sympy.Symbol, ...]:
+        q = self.q
+        return tuple(sorted(sympy.sympify(q).free_symbols, key=str)) if hasattr(q, "free_symbols") else ()
+
+    def _lam_symbol(self) -> sympy.Symbol:
+        return self.symbols.lam
+
+    def _params(self, s: Any, u0: Any, gains: Any, tau: Any, lam: Any, q: Any) -> dict[str, Any]:
+        """Check and broadcast the numeric parameters over modes."""
+        s_arr = np.atleast_1d(np.asarray(s, dtype=float))
+        if s_arr.ndim != 1 or not np.all(np.isfinite(s_arr)) or np.any(s_arr <= 0):
+            raise fail("s", "finite singular values > 0 (one per mode)", s)
+        if self.problem.lam == 1 or not isinstance(self.problem.lam, sympy.Symbol):
+            fixed = float(self.problem.lam)
+            if lam is not None and not np.allclose(np.asarray(lam, dtype=float), fixed, rtol=0, atol=0):
+                raise fail("lam", f"{fixed:g} (derived with lam={self.problem.lam}; derive with "
+                           "lam=sympy.Symbol('lambda') for other input variances)", lam)
+            lam = fixed
+        elif lam is None:
+            raise fail("lam", "given: the trajectory was derived with a symbolic λ", lam)
+        lam_arr = np.asarray(lam, dtype=float)
+        if not np.all(np.isfinite(lam_arr)) or np.any(lam_arr <= 0):
+            raise fail("lam", "finite input variances > 0", lam)
+        tau_v = check_real(tau, "tau", positive=True)
+        qs = self._q_symbols()
+        if qs:
+            if q is None:
+                raise fail("q", "a number: the trajectory was derived for a symbolic q", q)
+            q_v = check_real(q, "q")
+            if not 0 <= q_v <= 1:
+                raise fail("q", "in [0, 1]", q)
+        else:
+            q_v = None
+        if self.problem.gains == "balanced":
+            if u0 is None or gains is not None:
+                raise fail("u0", "given for a balanced mode (not gains)", u0)
+            u0_arr = np.asarray(u0, dtype=float)
+            if not np.all(np.isfinite(u0_arr)) or np.any(u0_arr <= 0):
+                raise fail("u0", "finite initial strengths > 0", u0)
+            s_b, lam_b, u0_b = np.broadcast_arrays(s_arr, lam_arr, u0_arr)
+            g_b = None
+        else:
+            if gains is None or u0 is not None:
+                raise fail("gains", f"{self.problem.depth} per-layer gains for an unbalanced mode (not u0)", gains)
+            g_arr = np.atleast_2d(np.asarray(gains, dtype=float))
+            if g_arr.shape[-1] != self.problem.depth or not np.all(np.isfinite(g_arr)) or np.any(g_arr <= 0):
+                raise fail("gains", f"{self.problem.depth} finite gains > 0 per mode", gains)
+            s_b, lam_b = np.broadcast_arrays(s_arr, lam_arr)
+            g_b = np.broadcast_to(g_arr, s_b.shape + (self.problem.depth,)).astype(float)
+            u0_b = np.prod(g_b, axis=-1)
+        return {"s": np.array(s_b, dtype=float), "lam": np.array(lam_b, dtype=float),
+                "u0": np.array(u0_b, dtype=float), "gains": g_b, "tau": tau_v, "q": q_v,
+                "scalar": np.ndim(s) == 0 and np.ndim(u0 if u0 is not None else 0) == 0}
+
+    # ------------------------------------------------------------------ numeric functions
+    @cached_property
+    def _numeric(self) -> dict[str, Callable[..., Any]]:
+        sym, plan = self.symbols, self.solution.plan
+        qs = self._q_symbols()
+        base = (sym.s, sym.lam, sym.tau) + qs
+        fns: dict[str, Callable[..., Any]] = {"rate": _lambdify(base, plan.rate)}
+        if plan.kind == "mobius":
+            fns["coef"] = _lambdify((W0,) + qs, sympy.Matrix(plan.coefficients))
+        elif plan.kind == "inverse":
+            extra = tuple(plan.params)
+            fns["G"] = _lambdify((W,) + extra + qs, plan.G)
+            fns["slope"] = _lambdify((W,) + extra + qs, plan.slope)
+        else:
+            extra = tuple(plan.params)
+            fns["xdot"] = _lambdify((_X,) + extra + qs, plan.xdot)
+            fns["u_of_x"] = _lambdify((_X,) + extra + qs, plan.u_of_x)
+            fns["x0"] = _lambdify(extra + qs, plan.x0)
+        t_of_u = self.solution.t_of_u
+        if t_of_u is not None and not t_of_u.has(sympy.Integral):
+            fns["t_of_u"] = _lambdify((sym.u, sym.u0) + base + tuple(sym.gains0), t_of_u)
+        return fns
+
+    def _mode_args(self, p: dict[str, Any], m: int) -> tuple[Any, ...]:
+        """Values of plan.params for mode m (s, λ, a_1(0)..a_L(0) for unbalanced plans)."""
+        args: list[Any] = []
+        for x in self.solution.plan.params:
+            if x == self.symbols.s:
+                args.append(p["s"][m])
+            elif x == self.symbols.lam:
+                args.append(p["lam"][m])
+            else:
+                args.append(p["gains"][m][self.symbols.gains0.index(x)])
+        return tuple(args)
+
+    # ------------------------------------------------------------------ public verbs
+    def evaluate(self, t: ArrayLike, *, s: ArrayLike = 1.0, u0: ArrayLike | None = None,
+                 gains: ArrayLike | None = None, tau: float = 1.0, lam: ArrayLike | None = None,
+                 q: float | None = None) -> NDArray:
+        """u(t) of each mode, evaluated stably (no overflow, NaN or loss of monotonicity).
+
+        Explicit forms are evaluated in cancellation-free order; implicit forms t̃ = G(w) − G(w0)
+        by a bracketed, safeguarded Newton solve; quadratures by integrating the reduced ODE.
+
+        Args:
+            t: times >= 0 (any shape).
+            s: singular value(s) s_α > 0, one per mode.
+            u0: initial strength(s) > 0 (balanced modes).
+            gains: per-layer initial gains (unbalanced modes): L values, or modes x L.
+            tau: time constant τ > 0.
+            lam: input variance(s) (only when derived with a symbolic λ, or equal to it).
+            q: value of a symbolic power q.
+
+        Returns:
+            Array of shape t.shape for one mode, else (modes,) + t.shape.
+
+        >>> from lindyn.rules import NGD
+        >>> derive(NGD(), depth=3).evaluate([0.0, 1e6], s=[1.0, 2.0], u0=1e-3).round(6).tolist()
+        [[0.001, 1.0], [0.001, 2.0]]
+        """
+        # === check arguments
+        t_arr = np.asarray(t, dtype=float)
+        if not np.all(np.isfinite(t_arr)) or np.any(t_arr < 0):
+            raise fail("t", "finite times >= 0", t)
+        p = self._params(s, u0, gains, tau, lam, q)
+        fns, plan = self._numeric, self.solution.plan
+        qv = () if p["q"] is None else (p["q"],)
+        flat = t_arr.ravel()
+        order = np.argsort(flat, kind="stable")
+        ts = flat[order]
+        n_modes = len(p["s"])
+        out = np.empty((n_modes, ts.size))
+        for m in range(n_modes):
+            s_m, lam_m, u0_m = p["s"][m], p["lam"][m], p["u0"][m]
+            rate = float(fns["rate"](s_m, lam_m, p["tau"], *qv))
+            if plan.kind == "mobius":
+                w0 = lam_m * u0_m / s_m
+                P0, P1, Q0, Q1, Ps, Qs = (float(x) for x in np.ravel(fns["coef"](w0, *qv)))
+                w = mobius_power(rate * ts, P0, P1, Q0, Q1, plan.k, Ps, Qs)
+                u = s_m / lam_m * w
+            elif plan.kind == "inverse":
+                extra = self._mode_args(p, m)
+                w0 = lam_m * u0_m / s_m
+                G = lambda w, e=extra: fns["G"](w, *e, *qv)         # noqa: E731
+                sl = lambda w, e=extra: fns["slope"](w, *e, *qv)    # noqa: E731
+                u = s_m / lam_m * invert_time(G, sl, w0, rate * ts)
+            else:
+                extra = self._mode_args(p, m)
+                x0 = float(fns["x0"](*extra, *qv))
+                xdot = lambda x, e=extra: float(fns["xdot"](x, *e, *qv))  # noqa: E731
+                x = integrate_reduced(xdot, x0, ts, tau=p["tau"])
+                u = np.asarray(fns["u_of_x"](x, *extra, *qv), dtype=float) * np.ones_like(x)
+            w0 = lam_m * u0_m / s_m
+            out[m] = monotone(u, increasing=w0 <= 1.0)
+        res = np.empty_like(out)
+        res[:, order] = out
+        res = res.reshape((n_modes,) + t_arr.shape)
+        return res[0] if p["scalar"] else res
+
+    def learning_time(self, u_to: float, *, s: float = 1.0, u0: float | None = None,
+                      gains: ArrayLike | None = None, tau: float = 1.0, lam: float | None = None,
+                      q: float | None = None) -> float:
+        """Time for one mode to go from u0 to u_to: t(u_to) from the derived t(u).
+
+        Args:
+            u_to: target strength, strictly between u0 and the fixed point s/λ.
+            s, u0, gains, tau, lam, q: as in `evaluate` (one mode).
+
+        >>> from lindyn.rules import GD
+        >>> round(derive(GD(), depth=2).learning_time(1 - 1e-4, s=1.0, u0=1e-4), 12)
+        9.210240366976
+        """
+        # === check arguments
+        p = self._params(s, u0, gains, tau, lam, q)
+        if len(p["s"]) != 1:
+            raise fail("s", "one singular value (learning_time is per mode)", s)
+        u_to = check_real(u_to, "u_to", positive=True)
+        s_m, lam_m, u0_m = p["s"][0], p["lam"][0], p["u0"][0]
+        star = s_m / lam_m
+        if not (min(u0_m, star) <= u_to <= max(u0_m, star)) or (u_to == star != u0_m):
+            raise fail("u_to", f"between u0 = {u0_m:g} and the fixed point s/λ = {star:g} (excluded)", u_to)
+        qv = () if p["q"] is None else (p["q"],)
+        fns = self._numeric
+        if "t_of_u" in fns:
+            g0 = p["gains"][0] if p["gains"] is not None else np.ones(self.problem.depth)
+            args = (u_to, u0_m, s_m, lam_m, p["tau"], *qv, *tuple(g0))
+            return float(fns["t_of_u"](*args))
+        extra = self._mode_args(p, 0)
+        xdot = lambda x: float(fns["xdot"](x, *extra, *qv))      # noqa: E731
+        u_of_x = lambda x: float(fns["u_of_x"](x, *extra, *qv))  # noqa: E731
+        return reduced_time(xdot, u_of_x, float(fns["x0"](*extra, *qv)), u_to, tau=p["tau"])
+
+    def lambdify(self, backend: Literal["numpy", "mpmath"] = "numpy") -> Callable[..., Any]:
+        """A function u(t, **params): stable numpy arrays, or mpmath numbers at `dps` digits.
+
+        numpy: the same as `evaluate`. mpmath: explicit forms evaluate u(t) directly; implicit forms
+        refine the double-precision root of t(u) = t by Newton steps in mpmath; quadratures
+        integrate the reduced ODE by mpmath's Taylor method (`lindyn.numeric.mode_ode`).
+
+        Args:
+            backend: "numpy" or "mpmath" (mpmath callables take scalar t and a `dps=30` keyword).
+
+        >>> from lindyn.rules import GD
+        >>> f = derive(GD(), depth=3).lambdify("mpmath")
+        >>> mpmath.nstr(f(9.144747306608, s=1, u0=1e-3, dps=30), 12)
+        '0.5'
+        """
+        # === check arguments
+        if backend == "numpy":
+            return lambda t, **kw: self.evaluate(t, **kw)
+        if backend != "mpmath":
+            raise fail("backend", "'numpy' or 'mpmath'", backend)
+        return self._mp_evaluator
+
+    def _mp_evaluator(self, t: Any, *, s: Any = 1, u0: Any = None, gains: Any = None, tau: Any = 1,
+                      lam: Any = None, q: Any = None, dps: int = 30) -> Any:
+        dps = check_int(dps, "dps", minimum=15)
+        sym = self.symbols
+        lam_v = self.problem.lam if (lam is None and not isinstance(self.problem.lam, sympy.Symbol)) else lam
+        with mpmath.workdps(dps + 10):
+            sub = {sym.s: _mp(s), sym.lam: _mp(lam_v), sym.tau: _mp(tau)}
+            for x in self._q_symbols():
+                sub[x] = _mp(q)
+            if gains is not None:
+                sub.update({a: _mp(v) for a, v in zip(sym.gains0, gains)})
+                u0_v = mpmath.fprod([_mp(v) for v in gains])
+            else:
+                u0_v = _mp(u0)
+            sub[sym.u0] = u0_v
+            tt = _mp(t)
+            sol = self.solution
+            if sol.u is not None:
+                f = _mp_fn(self, "u", (sym.t,) + tuple(sub), expr=sol.u)
+                return +f(tt, *sub.values())
+            if sol.t_of_u is not None and not sol.t_of_u.has(sympy.Integral):
+                T = _mp_fn(self, "t_of_u", (sym.u,) + tuple(sub), expr=sol.t_of_u)
+                rhs = self.solution.ode_rhs
+                if self.solution.reduced.get("same_as_balanced") is None and self.problem.gains == "unbalanced":
+                    rhs = self.solution.reduced["ode_in_u"]
+                F = _mp_fn(self, "rhs", (sym.u,) + tuple(sub), expr=rhs)
+                vals = tuple(sub.values())
+                guess = self.evaluate([float(t)], s=float(s), u0=None if gains is not None else float(u0),
+                                      gains=gains, tau=float(tau),
+                                      lam=None if not isinstance(self.problem.lam, sympy.Symbol) else float(lam),
+                                      q=None if q is None else float(q))
+                guess = float(np.ravel(guess)[0])
+                return newton_refine_mp(lambda u: T(u, *vals), lambda u: sub[sym.tau] / F(u, *vals), tt, guess,
+                                        dps=dps, fixed=sub[sym.s] / sub[sym.lam], start=u0_v)
+            from .numeric.mode_ode import integrate_mode_mp
+            plan = self.solution.plan
+            extra = [sub[x] for x in plan.params]
+            xd = _mp_fn(self, "xdot", (_X,) + tuple(plan.params) + self._q_symbols(), expr=plan.xdot)
+            uo = _mp_fn(self, "u_of_x", (_X,) + tuple(plan.params) + self._q_symbols(), expr=plan.u_of_x)
+            qv = [sub[x] for x in self._q_symbols()]
+            x0 = sub[plan.x0]
+            xt = integrate_mode_mp(lambda x: xd(x, *extra, *qv), x0, [tt], tau=sub[sym.tau], dps=dps)[0]
+            return +uo(xt, *extra, *qv)
+
+    def latex(self) -> str:
+        """LaTeX equation environments: the mode ODE, the solution, the conserved quantities.
+
+        >>> from lindyn.rules import GD
+        >>> "\\\\begin{equation}" in derive(GD(), depth=2).latex()
+        True
+        """
+        # === check arguments
+        from .latex import trajectory_latex
+        return trajectory_latex(self)
+
+
+_MP_CACHE: dict[tuple[int, str, tuple[Any, ...]], Callable[..., Any]] = {}
+
+
+def _mp(x: Any) -> Any:
+    if isinstance(x, (int, np.integer)):
+        return mpmath.mpf(int(x))
+    if isinstance(x, str):
+        return mpmath.mpf(x)
+    return mpmath.mpf(x) if not isinstance(x, mpmath.mpf) else x
+
+
+def _mp_fn(traj: Trajectory, name: str, args: tuple[Any, ...], expr: Any = None) -> Callable[..., Any]:
+    key = (id(traj), name, args)
+    if key not in _MP_CACHE:
+        e = getattr(traj, name) if expr is None else expr
+        _MP_CACHE[key] = _lambdify(args, e, backend="mpmath")
+    return _MP_CACHE[key]
+
+
+def _check_rule(rule: Any) -> Any:
+    if not callable(getattr(rule, "velocity", None)):
+        raise fail("rule", "a learning rule (an object with velocity(grads, geo, ops))", rule)
+    try:
+        hash(rule)
+    except TypeError:
+        raise fail("rule", "hashable (a frozen dataclass, or lindyn.rule(fn))", rule) from None
+    return rule
+
+
+@lru_cache(maxsize=1024)
+def _derive(rule: Any, depth: int, gains: str, lam_key: Any) -> Trajectory:
+    sym = mode_symbols(depth)
+    if gains == "balanced":
+        ode = _balanced(rule, depth)
+        sol = solve_balanced(ode, sym)
+        rhs = ode.rhs
+        lhs = sym.tau * sympy.Derivative(sympy.Function("u")(sym.t), sym.t)
+    else:
+        sol = solve_unbalanced(rule, sym)
+        if sol.reduced.get("same_as_balanced"):
+            rhs = sol.ode_rhs
+            lhs = sym.tau * sympy.Derivative(sympy.Function("u")(sym.t), sym.t)
+        elif "ode_in_u" in sol.reduced:
+            rhs = sol.reduced["ode_in_u"]
+            lhs = sym.tau * sympy.Derivative(sympy.Function("u")(sym.t), sym.t)
+        else:
+            rhs = sol.plan.xdot.subs(_X, sym.gains[0])
+            lhs = sym.tau * sympy.Derivative(sympy.Function("a_1")(sym.t), sym.t)
+    conserved = conserved_quantities(rule, depth) if depth >= 2 else ()
+    c, g, u, t_of_u = sol.c, sol.g, sol.u, sol.t_of_u
+    if lam_key is not None:   # substitute the given λ (a number, or the user's own symbol)
+        lam_value = lam_key
+        sub = {sym.lam: lam_value}
+        rhs = rhs.subs(sub)
+        c = None if c is None else c.subs(sub)
+        u = None if u is None else u.subs(sub)
+        t_of_u = None if t_of_u is None else t_of_u.subs(sub)
+    problem = ModeProblem(depth=depth, gains=gains, lam=sym.lam if lam_key is None else lam_key)
+    return Trajectory(problem=problem, rule=rule, ode=sympy.Eq(lhs, rhs, evaluate=False), form=sol.form,
+                      u=u, t_of_u=t_of_u, conserved=conserved, symbols=sym, c=c, g=g, solution=sol)
+
+
+def derive(rule: Any, depth: int, *, gains: Gains = "balanced", lam: Any = 1) -> Trajectory:
+    """Derive the exact dynamics of one aligned singular mode under `rule`.
+
+    From `rule.velocity` on the per-mode geometry: the per-layer velocities, the mode ODE
+    τ u̇ = f(u) (chain rule; balanced u = a^L), its form c u^g (s − λu) (g read off as
+    u ∂_u log[f/(s − λu)]), the conserved quantities (separation of ȧ_i/ȧ_j) and the solution in
+    its honest form (explicit u(t), implicit closed t(u), or exact quadrature). Cached.
+
+    Args:
+        rule: a learning rule (hashable object with `velocity`); q may be an exact number or a symbol.
+        depth: number of weight matrices L >= 1.
+        gains: "balanced" (initial u0, every gain u0^{1/L}) or "unbalanced" (per-layer gains).
+        lam: input variance λ: 1 (whitened, default), an exact positive number, or a sympy symbol.
+
+    Returns:
+        A frozen `Trajectory`.
+
+    Raises:
+        LindynError: bad arguments.
+        NoModeDecomposition: the rule does not reduce to one mode ODE (use `lindyn.integrate`).
+
+    >>> import sympy
+    >>> from lindyn.rules import NGD
+    >>> q = sympy.Symbol("q", positive=True)
+    >>> derive(NGD(q=q), depth=4, lam=sympy.Symbol("lambda", positive=True)).g
+    3/2 - 3*q/2
+    """
+    # === check arguments
+    rule = _check_rule(rule)
+    depth = check_int(depth, "depth", minimum=1)
+    if gains not in ("balanced", "unbalanced"):
+        raise fail("gains", "'balanced' or 'unbalanced'", gains)
+    sym_lam = mode_symbols(depth).lam
+    if isinstance(lam, sympy.Symbol):
+        lam_key = None if lam == sym_lam else lam
+    else:
+        if isinstance(lam, float) and not float(lam).is_integer():
+            raise fail("lam", "exact (int, Fraction, sympy number or symbol), not a float", lam)
+        try:
+            lam_key = sympy.nsimplify(lam) if not isinstance(lam, sympy.Basic) else lam
+        except (TypeError, ValueError, sympy.SympifyError):
+            raise fail("lam", "a positive exact number or a sympy symbol", lam) from None
+        if not (lam_key.is_number and lam_key.is_positive):
+            raise fail("lam", "a positive exact number or a sympy symbol", lam)
+    return _derive(rule, depth, gains, lam_key)

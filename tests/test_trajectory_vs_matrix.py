@@ -1,0 +1,52 @@
+"""Route 1 vs route 2: every derived mode trajectory against full-matrix integration.
+
+The derived u(t) (closed form, stably evaluated) must match `lindyn.integrate` on an aligned
+network (random hidden bases, two modes, whitened or not) for every rule, depth 1-6 and
+q in {1/4, 1/2, 3/4, 1}, balanced and unbalanced, to DERIVED_VS_MATRIX_ATOL. The integrator runs
+at MATRIX_RTOL/MATRIX_ATOL, a hundred times tighter than the acceptance.
+"""
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from conftest import DERIVED_VS_MATRIX_ATOL, MATRIX_ATOL, MATRIX_RTOL
+
+lindyn = pytest.importorskip("lindyn")
+if not hasattr(lindyn, "integrate"):  # pragma: no cover - until the foundation lands
+    pytest.skip("lindyn.integrate not available yet", allow_module_level=True)
+
+from lindyn import GD, NGD, BlockNGD, Flow, aligned_problem, bernacchia, derive, integrate, kfac  # noqa: E402
+
+QS = [Fraction(1, 4), Fraction(1, 2), Fraction(3, 4), 1]
+RULES = ([("gd", GD())] + [(f"ngd-{q}", NGD(q=q)) for q in QS] + [(f"block-{q}", BlockNGD(q=q)) for q in QS]
+         + [("kfac", kfac()), ("bernacchia", bernacchia())])
+T = [0.25, 1.0, 3.0]
+S = [1.5, 0.6]
+
+
+def _case(name, rule, depth, balanced, white):
+    lam = [1.0, 1.0] if white else [1.3, 0.7]
+    if balanced:
+        u0 = [0.05, 1.2]                       # one mode grows, one decays from above (u0 > s/λ)
+        prob = aligned_problem(s=S, depth=depth, u0=u0, lam=lam)
+        kw = {"u0": u0}
+    else:
+        gains = [0.35 + 0.12 * i for i in range(depth)]
+        prob = aligned_problem(s=S, depth=depth, gains=gains, lam=lam)
+        kw = {"gains": gains}
+    num = integrate(prob, rule, T, method=Flow(rtol=MATRIX_RTOL, atol=MATRIX_ATOL))
+    traj = derive(rule, depth, gains="balanced" if balanced else "unbalanced",
+                  lam=1 if white else lindyn.trajectory.mode_symbols(depth).lam)
+    if not white:
+        kw["lam"] = lam
+    return traj.evaluate(T, s=S, **kw), np.asarray(num.u)
+
+
+@pytest.mark.parametrize("white", [True, False], ids=["white", "lam"])
+@pytest.mark.parametrize("balanced", [True, False], ids=["balanced", "unbalanced"])
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("name,rule", RULES, ids=[n for n, _ in RULES])
+def test_derived_matches_full_matrix(name, rule, depth, balanced, white):
+    derived, numeric = _case(name, rule, depth, balanced, white)
+    assert np.max(np.abs(derived - numeric)) <= DERIVED_VS_MATRIX_ATOL
