@@ -33,4 +33,9 @@ from .trajectory import ModeProblem, Trajectory, derive  # noqa: E402
 
 __all__ += ["derive", "Trajectory", "ModeProblem", "conserved_quantities"]
 # === claims and verification report: names added below
+from .claims import Claim, ClaimResult, all_claims, get_claim  # noqa: E402
+from .report import write_report  # noqa: E402
+from .verify import Verification, verify  # noqa: E402
+
+__all__ += ["verify", "Verification", "Claim", "ClaimResult", "all_claims", "get_claim", "write_report"]
 # === Kerekes et al. 2021 (function space, classification, completion): names added below

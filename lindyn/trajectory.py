@@ -13,7 +13,6 @@ lambdifies the derived expressions and hands them to the stable evaluators.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any, Callable, Literal
@@ -24,12 +23,12 @@ import scipy.special
 import sympy
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import LindynError, NoModeDecomposition, check_int, check_real, fail
+from ._checks import check_int, check_real, fail
 from .numeric.stable import (integrate_reduced, invert_time, mobius_power, monotone, newton_refine_mp,
                              reduced_time)
 from .symbolic.invariants import conserved_quantities
 from .symbolic.modes import ModeSymbols, _balanced, mode_symbols
-from .symbolic.solve import W, W0, Solution, _solve_power, solve_balanced, solve_unbalanced
+from .symbolic.solve import W, W0, Solution, solve_balanced, solve_unbalanced
 
 __all__ = ["ModeProblem", "Trajectory", "derive"]
 
@@ -189,7 +188,7 @@ class Trajectory:
             extra = tuple(plan.params)
             fns["xdot"] = _lambdify((_X,) + extra + qs, plan.xdot)
             fns["u_of_x"] = _lambdify((_X,) + extra + qs, plan.u_of_x)
-            fns["x0"] = _lambdify(extra + qs, plan.x0)
+            fns["x0"] = _lambdify(extra + qs + (sym.u0,), plan.x0)
         t_of_u = self.solution.t_of_u
         if t_of_u is not None and not t_of_u.has(sympy.Integral):
             fns["t_of_u"] = _lambdify((sym.u, sym.u0) + base + tuple(sym.gains0), t_of_u)
@@ -240,8 +239,9 @@ class Trajectory:
         fns, plan = self._numeric, self.solution.plan
         qv = () if p["q"] is None else (p["q"],)
         flat = t_arr.ravel()
-        order = np.argsort(flat, kind="stable")
-        ts = flat[order]
+        is_sorted = flat.size < 2 or bool(np.all(flat[1:] >= flat[:-1]))
+        order = None if is_sorted else np.argsort(flat, kind="stable")
+        ts = flat if order is None else flat[order]
         n_modes = len(p["s"])
         out = np.empty((n_modes, ts.size))
         for m in range(n_modes):
@@ -260,14 +260,17 @@ class Trajectory:
                 u = s_m / lam_m * invert_time(G, sl, w0, rate * ts)
             else:
                 extra = self._mode_args(p, m)
-                x0 = float(fns["x0"](*extra, *qv))
+                x0 = u0_m if plan.x0 == self.symbols.u0 else float(fns["x0"](*extra, *qv, 0.0))
                 xdot = lambda x, e=extra: float(fns["xdot"](x, *e, *qv))  # noqa: E731
                 x = integrate_reduced(xdot, x0, ts, tau=p["tau"])
                 u = np.asarray(fns["u_of_x"](x, *extra, *qv), dtype=float) * np.ones_like(x)
             w0 = lam_m * u0_m / s_m
             out[m] = monotone(u, increasing=w0 <= 1.0)
-        res = np.empty_like(out)
-        res[:, order] = out
+        if order is None:
+            res = out
+        else:
+            res = np.empty_like(out)
+            res[:, order] = out
         res = res.reshape((n_modes,) + t_arr.shape)
         return res[0] if p["scalar"] else res
 
@@ -302,7 +305,8 @@ class Trajectory:
         extra = self._mode_args(p, 0)
         xdot = lambda x: float(fns["xdot"](x, *extra, *qv))      # noqa: E731
         u_of_x = lambda x: float(fns["u_of_x"](x, *extra, *qv))  # noqa: E731
-        return reduced_time(xdot, u_of_x, float(fns["x0"](*extra, *qv)), u_to, tau=p["tau"])
+        x0 = u0_m if self.solution.plan.x0 == self.symbols.u0 else float(fns["x0"](*extra, *qv, 0.0))
+        return reduced_time(xdot, u_of_x, x0, u_to, tau=p["tau"])
 
     def lambdify(self, backend: Literal["numpy", "mpmath"] = "numpy") -> Callable[..., Any]:
         """A function u(t, **params): stable numpy arrays, or mpmath numbers at `dps` digits.

@@ -11,6 +11,7 @@ from conftest import MP30_ATOL, PUBLISHED_RTOL
 from lindyn import GD, NGD, BlockNGD, derive, kfac
 from lindyn.numeric.mode_ode import integrate_mp, time_by_quadrature_mp
 import oracles
+from lindyn.symbolic.modes import layer_velocities as lindyn_layer_velocities
 
 
 def test_saxe_eq12_published_values():
@@ -90,6 +91,43 @@ def test_mpmath_30_digits_against_independent_quadrature(r, L, u0):
             t_back = time_by_quadrature_mp(rhs, mpmath.mpf(u0), u, dps=30)
             # a time error δt moves u by f(u) δt
             assert abs(t_back - mpmath.mpf(t)) * abs(rhs(u)) < MP30_ATOL
+
+
+ALL_RULES = ([GD(), kfac()] + [NGD(q=q) for q in (Fraction(1, 4), Fraction(1, 2), Fraction(3, 4), 1)]
+             + [BlockNGD(q=q) for q in (Fraction(1, 4), Fraction(1, 2), Fraction(3, 4))])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("L", [1, 2, 3, 6])
+@pytest.mark.parametrize("r", ALL_RULES, ids=lambda r: r.name)
+def test_mpmath_30_digits_grid(r, L):
+    """Every rule, growth and decay: closed form at 30 digits vs 30-digit quadrature of τ/f(u)."""
+    traj = derive(r, L)
+    f_mp = traj.lambdify("mpmath")
+    sym = traj.symbols
+    rhs = sympy.lambdify(sym.u, traj.ode.rhs.subs({sym.s: sympy.Rational(3, 2)}), "mpmath")
+    with mpmath.workdps(40):
+        for u0 in ("0.02", "2.5"):
+            u = f_mp(mpmath.mpf("0.7"), s=mpmath.mpf("1.5"), u0=mpmath.mpf(u0), dps=30)
+            t_back = time_by_quadrature_mp(rhs, mpmath.mpf(u0), u, dps=30)
+            assert abs(t_back - mpmath.mpf("0.7")) * abs(rhs(u)) < MP30_ATOL
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("r", [GD(), BlockNGD(q=Fraction(1, 2))], ids=lambda r: r.name)
+def test_mpmath_unbalanced_two_layer_closed_form(r):
+    """Two-layer unbalanced closed t(u) at 30 digits vs mpmath Taylor integration of (a_1, a_2)."""
+    traj = derive(r, 2, gains="unbalanced")
+    assert traj.form == "implicit"
+    sym = traj.symbols
+    vel = [sympy.lambdify(sym.gains, v.subs({sym.s: 1, sym.lam: 1}), "mpmath")
+           for v in lindyn_layer_velocities(r, sym)]
+    f_mp = traj.lambdify("mpmath")
+    with mpmath.workdps(40):
+        gains = [mpmath.mpf("0.3"), mpmath.mpf("0.7")]
+        u_closed = f_mp(mpmath.mpf(1), s=1, gains=gains, dps=30)
+        y = integrate_mp(lambda a: [v(*a) for v in vel], gains, [1], dps=30)[0]
+        assert abs(u_closed - y[0] * y[1]) < MP30_ATOL
 
 
 @pytest.mark.slow

@@ -144,3 +144,19 @@ def test_bad_arguments_are_lindyn_errors():
 def test_latex_compiles_to_equation_environments():
     text = derive(GD(), 3).latex()
     assert text.count(r"\begin{equation}") == 2 + 2
+
+
+def test_latex_fragment_compiles(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex not installed")
+    body = "".join(derive(r, L, gains=g).latex() for r, L, g in
+                   [(GD(), 3, "balanced"), (GD(), 2, "unbalanced"), (BlockNGD(q=Q), 4, "balanced"),
+                    (GD(), 3, "unbalanced")])
+    doc = "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n" + body + "\\end{document}\n"
+    (tmp_path / "t.tex").write_text(doc)
+    r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-2000:]

@@ -50,3 +50,27 @@ def _case(name, rule, depth, balanced, white):
 def test_derived_matches_full_matrix(name, rule, depth, balanced, white):
     derived, numeric = _case(name, rule, depth, balanced, white)
     assert np.max(np.abs(derived - numeric)) <= DERIVED_VS_MATRIX_ATOL
+
+
+CUBE = lindyn.rule(lambda grads, geo, ops: tuple(-(g @ g.T @ g) for g in grads), name="cube")
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_user_rule_quadrature_matches_full_matrix(depth):
+    """A user rule whose mode ODE is not c u^g (s − λu): the exact quadrature form still agrees."""
+    traj = derive(CUBE, depth)
+    assert traj.form == "quadrature"
+    num = integrate(aligned_problem(s=S, depth=depth, u0=[0.3, 0.9]), CUBE, T,
+                    method=Flow(rtol=MATRIX_RTOL, atol=MATRIX_ATOL))
+    assert np.max(np.abs(traj.evaluate(T, s=S, u0=[0.3, 0.9]) - np.asarray(num.u))) <= DERIVED_VS_MATRIX_ATOL
+
+
+@pytest.mark.parametrize("r,depth,gains", [(GD(), 2, "unbalanced"), (GD(), 4, "unbalanced"), (GD(), 3, "balanced"),
+                                          (CUBE, 2, "balanced")], ids=["gd2u", "gd4u", "gd3", "cube2"])
+def test_learning_time_is_the_time_the_integrator_needs(r, depth, gains):
+    kw = {"gains": [0.3, 0.5, 0.8, 0.6][:depth]} if gains == "unbalanced" else {"u0": 0.05}
+    traj = derive(r, depth, gains=gains)
+    t_star = traj.learning_time(1.0, s=1.5, **kw)
+    prob = aligned_problem(s=[1.5], depth=depth, **kw)
+    num = integrate(prob, r, [t_star], method=Flow(rtol=MATRIX_RTOL, atol=MATRIX_ATOL))
+    assert abs(float(np.asarray(num.u)[0, 0]) - 1.0) <= DERIVED_VS_MATRIX_ATOL

@@ -15,20 +15,30 @@ J̃v = vec(Σ_i B_i V_i A_i Σ^{1/2}) and J̃ᵀy = (vec(B_iᵀ Y Σ^{1/2} A_i�
 matrix products; the only dense object is K̃, of size n_0 n_L instead of P (L times fewer rows
 on a net of equal widths).
 
-Costs (equal widths n, depth L; P = L n²):
-    explicit route   build J (n² x P) and F (P x P): O(L² n⁶); eigh of F: O(L³ n⁶).
-    efficient route  chain products O(L n³); K̃ as L Kronecker products: O(L n⁴);
-                     q ∈ {0, 1} and K̃ well conditioned (no bottleneck): Cholesky O(n⁶/3) once,
-                     then two triangular solves per power, O(n⁴);
-                     fractional q or singular K̃ (bottleneck): eigh of K̃, O(9 n⁶).
-So the efficient route gains about L³ = 27 at L = 3 on fractional powers and, with Cholesky
-instead of eigh of the larger matrix, far more at q = 1 (measured in `bench/bench_ngd.py`).
-The Moore–Penrose cutoff is the same on both routes: eigenvalues below `ops.rcond` · λ_max are
-treated as zero (F and K̃ have the same non-zero eigenvalues).
+Routes, cheapest first (`KroneckerFisher.pinv_pow` picks the first that applies):
 
-For q = 1 without a bottleneck and v = ∇ℓ, (1) reduces to the minimum-norm solution of
-Jθ̇ = −vec(W − W*): Σ drops out (a Sylvester equation Σ_i B_iB_iᵀ X A_iᵀA_i = W − W* at L = 2).
-This module keeps the general formula (1) so that the operator applies to any vector.
+1. q ∈ {0, 1} and J surjective (no bottleneck). Then F⁺ = J⁺(Σ⁻¹ ⊗ I)J⁺ᵀ with J⁺ = JᵀK⁻¹ and
+   K = JJᵀ = Σ_i (A_iᵀA_i) ⊗ (B_iB_iᵀ), i.e. K(X) = Σ_i B_iB_iᵀ X A_iᵀA_i on n_L x n_0 matrices:
+
+       F⁺ v = Jᵀ K⁻¹ (K⁻¹(Jv) Σ⁻¹),      (F⁺)⁰ v = J⁺J v = Jᵀ K⁻¹(Jv).
+
+   K X = Y is solved by conjugate gradients preconditioned with the Sylvester operator
+   M(X) = B_1B_1ᵀ X + X A_LᵀA_L (the first and last terms of K; M⁻¹ is exact in the eigenbases
+   of its two factors, O(n³)), with iterative refinement to the backward error of a direct
+   solver. At L = 2, K = M: one Sylvester solve, the textbook route (Σ drops out for v = ∇ℓ,
+   the minimum-norm solution of Jθ̇ = −vec(W − W*)). Cost O(L n³) per CG iteration; M is
+   positive definite exactly when no bottleneck makes B_1B_1ᵀ and A_LᵀA_L both singular.
+2. Otherwise (fractional q, bottleneck, or CG that stalls): the dense K̃ (n_0 n_L square, never F):
+   Cholesky for integer q when LAPACK's condition estimate allows, else eigh with the same
+   Moore–Penrose cutoff as the explicit route (`ops.rcond` · λ_max; F and K̃ share their
+   non-zero eigenvalues). Cost O(L n⁴) to build, O(n⁶/3) Cholesky or O(9 n⁶) eigh.
+
+The explicit route (`MatrixGeometry(..., fisher_route="explicit")`) builds J (n_0 n_L x P) and
+F (P x P), O(L² n⁶), and takes eigh of F, O(9 L³ n⁶). Measured (bench/bench_ngd.py, L = 3,
+width 32): route 1 is ~3000x faster than explicit, route 2 (q = 1/2) ~20x; the two agree to
+~1e-14 relative on well-conditioned nets. Accuracy of every route degrades like ε·κ(K) when K
+is ill conditioned; the K̃-based formula (1) loses up to ~100x more than the explicit route
+there (measured 5e-5 vs 8e-7 against an SVD of J̃ at κ(K) ≈ 2e9, L = 8).
 """
 from __future__ import annotations
 
@@ -103,30 +113,47 @@ class SylvesterFisherPower:
         return self.Y @ ((self.Y.T @ R @ self.Z) / self.denom) @ self.Z.T
 
     def solve(self, Yrhs: np.ndarray) -> np.ndarray:
-        """X with K(X) = Yrhs, by preconditioned CG to relative residual PCG_RTOL."""
+        """X with K(X) = Yrhs to normwise backward error PCG_BACKWARD_TOL.
+
+        Preconditioned CG with iterative refinement: each round solves K D = Y − K(X) by PCG on
+        the recursive residual, then checks the true residual ‖Y − K(X)‖ <= tol·(‖K‖‖X‖ + ‖Y‖),
+        the accuracy of a backward-stable direct solver (the recursive residual of CG can drift
+        far below the true one when K is ill conditioned).
+        """
         K = self.fisher.gram_apply
+        bound = self.fisher.gram_norm_bound()
         X = self._precondition(Yrhs)
-        R = Yrhs - K(X)
-        b = np.linalg.norm(Yrhs)
-        if b == 0.0:
-            return X
+        for _ in range(PCG_REFINEMENTS):
+            R = Yrhs - K(X)
+            if np.linalg.norm(R) <= PCG_BACKWARD_TOL * (bound * np.linalg.norm(X) + np.linalg.norm(Yrhs)):
+                return X
+            X = X + self._pcg(R)
+        raise _NotConverged
+
+    def _pcg(self, B: np.ndarray) -> np.ndarray:
+        """Approximate K⁻¹B by preconditioned CG, stopped at recursive relative residual PCG_RTOL."""
+        K = self.fisher.gram_apply
+        X = np.zeros_like(B)
+        R = B.copy()
+        b = np.linalg.norm(B)
         Zr = self._precondition(R)
         P = Zr.copy()
         rz = float(np.sum(R * Zr))
         for _ in range(PCG_MAXITER):
-            if np.linalg.norm(R) <= PCG_RTOL * b:
-                return X
+            if np.linalg.norm(R) <= PCG_RTOL * b or rz <= 0.0:
+                break
             KP = K(P)
-            alpha = rz / float(np.sum(P * KP))
+            pKp = float(np.sum(P * KP))
+            if pKp <= 0.0:
+                break
+            alpha = rz / pKp
             X = X + alpha * P
             R = R - alpha * KP
             Zr = self._precondition(R)
             rz_new = float(np.sum(R * Zr))
             P = Zr + (rz_new / rz) * P
             rz = rz_new
-        if np.linalg.norm(R) <= PCG_RTOL * b:
-            return X
-        raise _NotConverged
+        return X
 
     def __matmul__(self, v: Any) -> np.ndarray:
         """(F⁺)^q v."""
@@ -142,10 +169,14 @@ class _NotConverged(Exception):
     pass
 
 
-#: Conjugate-gradient settings of the Sylvester-preconditioned route (relative residual, iterations);
-#: a solve that does not reach the tolerance falls back to the dense route.
-PCG_RTOL = 1e-15
+#: Conjugate-gradient settings of the Sylvester-preconditioned route: recursive relative residual
+#: and iterations of one PCG run, number of refinement rounds, and the normwise backward error
+#: ‖Y − K(X)‖ / (‖K‖‖X‖ + ‖Y‖) required at the end (~50 ε, what Cholesky achieves); a solve that
+#: does not reach it falls back to the dense route.
+PCG_RTOL = 1e-12
 PCG_MAXITER = 300
+PCG_REFINEMENTS = 4
+PCG_BACKWARD_TOL = 1e-14
 #: The Sylvester preconditioner M is used only if λ_min(M) > SYLVESTER_MIN_RCOND · λ_max(M).
 SYLVESTER_MIN_RCOND = 1e-10
 
@@ -231,6 +262,10 @@ class KroneckerFisher:
         """K(X) = JJᵀ vec(X) = Σ_i (B_iB_iᵀ) X (A_iᵀA_i), O(L n³) with the cached factors."""
         return sum(Q @ X @ P for Q, P in self._gram_factors())
 
+    def gram_norm_bound(self) -> float:
+        """Σ_i ‖B_iB_iᵀ‖_F ‖A_iᵀA_i‖_F >= ‖K‖₂."""
+        return float(sum(np.linalg.norm(Q) * np.linalg.norm(P) for Q, P in self._gram_factors()))
+
     def _gram_factors(self) -> list[tuple[np.ndarray, np.ndarray]]:
         if self._factors is None:
             self._factors = [(B @ B.T, A.T @ A) for A, B in zip(self.A, self.B)]
@@ -273,8 +308,8 @@ class KroneckerFisher:
         Q1, PL = self._gram_factors()[0][0], self._gram_factors()[-1][1]
         if len(self.A) == 1:
             PL = np.zeros_like(PL)          # L = 1: K = I ⊗ I, a single term
-        mu, Y = np.linalg.eigh(Q1)
-        nu, Z = np.linalg.eigh(PL)
+        mu, Y = sla.eigh(Q1, check_finite=False)
+        nu, Z = sla.eigh(PL, check_finite=False)
         denom = mu[:, None] + nu[None, :]
         if denom.min() <= SYLVESTER_MIN_RCOND * max(denom.max(), np.finfo(float).tiny):
             return None
@@ -310,7 +345,7 @@ class KroneckerFisher:
                     return FisherPower(self, int(qf), "cholesky", c)
             except np.linalg.LinAlgError:
                 pass
-        lam, Q = np.linalg.eigh(K)
+        lam, Q = sla.eigh(K, check_finite=False)
         cutoff = rcond * max(float(np.max(np.abs(lam))), np.finfo(float).tiny)
         keep = lam > cutoff
         powered = np.zeros_like(lam)

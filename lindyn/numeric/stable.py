@@ -14,8 +14,8 @@ them without overflow, NaN or loss of monotonicity:
 
 >>> import numpy as np
 >>> w = mobius_power(np.array([0.0, 1.0, 800.0]), 0.5, -0.5, 1.0, 0.0, 1)
->>> np.round(w, 6).tolist()
-[0.0, 0.316060, 0.5]
+>>> np.round(w, 5).tolist()
+[0.0, 0.31606, 0.5]
 """
 from __future__ import annotations
 
@@ -52,8 +52,8 @@ def mobius_power(x: ArrayLike, P0: Any, P1: Any, Q0: Any, Q1: Any, k: int,
         k: integer power.
         P_sum, Q_sum: P0 + P1 and Q0 + Q1 from an exact (symbolic) sum, to avoid cancelling them.
 
-    >>> float(mobius_power(0.0, 1e-12, 0.0, 1e-12, 1.0 - 1e-12, 1))
-    1.0
+    >>> mobius_power(np.array([0.0, 800.0]), 1e-12, 0.0, 1e-12, 1.0 - 1e-12, 1).tolist()   # logistic from 1e-12
+    [1e-12, 1.0]
     """
     # === check arguments
     x = np.asarray(x, dtype=float)
@@ -76,7 +76,7 @@ def _eta_to_w(eta: NDArray, growth: bool) -> NDArray:
 
 
 def invert_time(G: Callable[[NDArray], NDArray], slope: Callable[[NDArray], NDArray], w0: float,
-                ttilde: ArrayLike, nodes_per_unit: float = 48.0, newton_steps: int = 2) -> NDArray:
+                ttilde: ArrayLike, nodes_per_unit: float = 48.0, newton_steps: int = 1) -> NDArray:
     """Solve G(w) − G(w0) = t̃ for w, vectorised over t̃ >= 0, by bracketed safeguarded Newton.
 
     Args:
@@ -85,7 +85,8 @@ def invert_time(G: Callable[[NDArray], NDArray], slope: Callable[[NDArray], NDAr
         w0: initial value (> 0, ≠ 1: the fixed point w = 1 never moves).
         ttilde: rescaled times >= 0.
         nodes_per_unit: table density in η.
-        newton_steps: Newton steps after the Hermite guess (each one squares the error).
+        newton_steps: Newton steps after the Hermite guess (each one squares the error: the guess
+            is good to ~1e-10 at the default table density, so one step reaches rounding level).
 
     Returns:
         w(t̃) with the shape of `ttilde`.
@@ -117,34 +118,42 @@ def invert_time(G: Callable[[NDArray], NDArray], slope: Callable[[NDArray], NDAr
     keep = np.concatenate([[True], np.diff(T_k) > 0])
     eta_k, T_k, r_k = eta_k[keep], T_k[keep], r_k[keep]
     flat = tt.ravel()
-    out = np.empty_like(flat)
     beyond = flat >= T_k[-1]
-    # beyond the table w = 1 to double precision: η grows linearly at rate r → 1
-    out[beyond] = eta_k[-1] + (flat[beyond] - T_k[-1]) * r_k[-1]
-    inside = ~beyond
-    x = flat[inside]
-    j = np.clip(np.searchsorted(T_k, x, side="right"), 1, len(T_k) - 1)
-    lo, hi = eta_k[j - 1], eta_k[j]
-    Tl, Th = T_k[j - 1], T_k[j]
-    h = Th - Tl
-    z = (x - Tl) / h
-    # cubic Hermite in t̃ with exact slopes dη/dt̃
-    h00 = (1 + 2 * z) * (1 - z) ** 2
-    h10 = z * (1 - z) ** 2
-    h01 = z * z * (3 - 2 * z)
-    h11 = z * z * (z - 1)
-    eta = h00 * lo + h10 * h * r_k[j - 1] + h01 * hi + h11 * h * r_k[j]
-    eta = np.clip(eta, lo, hi)
+    any_beyond = bool(beyond.any())
+    if any_beyond:
+        out = np.empty_like(flat)
+        # beyond the table w = 1 to double precision: η grows linearly at rate r → 1
+        out[beyond] = eta_k[-1] + (flat[beyond] - T_k[-1]) * r_k[-1]
+        inside = ~beyond
+        x = flat[inside]
+    else:
+        x = flat
+    # cubic Hermite in t̃ with the exact slopes dη/dt̃, stored per interval as Horner coefficients
+    h = np.diff(T_k)
+    d = np.diff(eta_k)
+    m0, m1 = r_k[:-1] * h, r_k[1:] * h
+    c2 = 3 * d - 2 * m0 - m1
+    c3 = m0 + m1 - 2 * d
+    j = np.clip(np.searchsorted(T_k, x, side="right"), 1, len(T_k) - 1) - 1
+    z = (x - T_k[j]) / h[j]
+    eta = eta_k[j] + z * (m0[j] + z * (c2[j] + z * c3[j]))
+    lo, hi = eta_k[j], eta_k[j + 1]
     target = x + G0
     with np.errstate(all="ignore"):
         for _ in range(newton_steps):
             w = _eta_to_w(eta, growth)
             dw_deta = w * (1.0 - w) if growth else -(w - 1.0)
             new = eta - (G(w) - target) * slope(w) / dw_deta
-            # safeguard: a step leaving the bracket [η_{k−1}, η_k] is replaced by a bisection towards it
-            bad = ~np.isfinite(new) | (new < lo) | (new > hi)
-            eta = np.where(bad, 0.5 * (eta + np.where(new < lo, lo, hi)), new)
-    out[inside] = eta
+            # safeguard: the root lies in the bracket [η_j, η_{j+1}]; a step that leaves it (or is
+            # not finite) is cut back to the bracket's midpoint with the current iterate
+            bad = ~((new >= lo) & (new <= hi))
+            if np.any(bad):
+                new = np.where(bad, 0.5 * (eta + np.where(new < lo, lo, hi)), new)
+            eta = new
+    if any_beyond:
+        out[inside] = eta
+    else:
+        out = eta
     return _eta_to_w(out, growth).reshape(tt.shape)
 
 
@@ -159,7 +168,9 @@ def integrate_reduced(xdot: Callable[[float], float], x0: float, t: ArrayLike, t
         tau: time constant.
         rtol: relative tolerance (atol = rtol · 1e-3 on ln x).
 
-    >>> float(integrate_reduced(lambda x: 1 - x, 0.5, [1.0])[0]) - (1 - 0.5 * np.exp(-1))  # doctest: +SKIP
+    >>> x = integrate_reduced(lambda x: 1 - x, 0.5, [1.0])             # x = 1 − 0.5 e^{−t}
+    >>> bool(abs(x[0] - (1 - 0.5 * np.exp(-1))) < 1e-12)
+    True
     """
     # === check arguments
     t = np.asarray(t, dtype=float)
@@ -196,7 +207,7 @@ def reduced_time(xdot: Callable[[float], float], u_of_x: Callable[[float], float
             hi *= 2.0
         else:
             lo *= 0.5
-    x_to = brentq(lambda x: u_of_x(x) - u_to, lo, hi, xtol=1e-300, rtol=4e-16, maxiter=400)
+    x_to = brentq(lambda x: u_of_x(x) - u_to, lo, hi, xtol=1e-300, rtol=1e-15, maxiter=400)
     val, _err = quad(lambda x: 1.0 / xdot(x), x0, x_to, epsabs=0.0, epsrel=1e-13, limit=400)
     return tau * val
 

@@ -161,15 +161,18 @@ def _balanced(rule: Any, depth: int) -> ModeODE:
     sym = mode_symbols(depth)
     vel = _velocities(rule, depth)
     a = sympy.Symbol("a", positive=True)
-    on_manifold = [_tidy(v.subs({ai: a for ai in sym.gains})) for v in vel]
-    # The balanced manifold a_i = a must be invariant: every layer moves at the same speed.
-    if any(v != on_manifold[0] and sympy.simplify(v - on_manifold[0]) != 0 for v in on_manifold[1:]):
+    to_a = {ai: a for ai in sym.gains}
+    raw = [v.xreplace(to_a) for v in vel]
+    first = _tidy(raw[0])
+    # The balanced manifold a_i = a must be invariant: every layer moves at the same speed
+    # (structurally equal after a_i -> a for symmetric rules; otherwise compared after simplifying).
+    if any(v != raw[0] and sympy.simplify(_tidy(v) - first) != 0 for v in raw[1:]):
         raise NoModeDecomposition(
             f"Argument `rule` ({getattr(rule, 'name', rule)!r}) must keep a balanced mode balanced "
             "(equal layer velocities at equal gains); use gains='unbalanced' or lindyn.integrate.")
     u = sym.u
     # τ u̇ = Σ (u/a_i) τ ȧ_i = L a^{L-1} τ ȧ on the manifold, then a = u^{1/L}.
-    rhs = _tidy(depth * a ** (depth - 1) * on_manifold[0]).subs(a, u ** sympy.Rational(1, depth))
+    rhs = _tidy(depth * a ** (depth - 1) * first).subs(a, u ** sympy.Rational(1, depth))
     rhs = sympy.factor_terms(_tidy(rhs))
     form = identify_power_form(rhs, u, sym.s, sym.lam)
     if form is None:

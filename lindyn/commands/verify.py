@@ -1,0 +1,60 @@
+"""`lindyn verify [CLAIM ...] [--json] [--report DIR] [--thorough] [--list]` (also `python -m lindyn`).
+
+Runs every claim (or the named ones) by its two routes, shows progress on stderr and prints a
+table on stdout (claim, source, symbolic result, numeric agreement in digits, pass/fail), or with
+`--json` one object {"passed": bool, "claims": [{"name", "source", "statement", "passed",
+"agreement"}]}. `--report DIR` also writes the LaTeX report (compiled to PDF when pdflatex is
+present). The exit status is 1 when any claim fails, 2 on bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add the `verify` subcommand."""
+    p = subparsers.add_parser(
+        "verify", help="check the papers' claims two ways (default command)",
+        description="Check each claim of the literature by symbolic derivation and full-matrix integration.")
+    p.add_argument("claims", nargs="*", metavar="CLAIM", help="claim names (default: all; see --list)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--report", metavar="DIR", help="write the LaTeX report (and PDF when pdflatex exists) into DIR")
+    p.add_argument("--thorough", action="store_true", help="widen the grids (depths, q, seeds)")
+    p.add_argument("--list", action="store_true", help="list the claims and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress display on stderr")
+    p.set_defaults(handler=run)
+
+
+def _progress(index: int, total: int, claim: Any, result: Any) -> None:
+    """One line per claim on stderr: "[ 3/11] name ... pass (0.8 s)"."""
+    head = f"[{index + 1:>2}/{total}] {claim.name} "
+    if result is None:
+        print(head + "...", end="", file=sys.stderr, flush=True)
+        return
+    verdict = "pass" if result.passed else "FAIL"
+    print(f" {verdict} ({result.seconds:.1f} s)", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of `lindyn verify`."""
+    from ..claims import all_claims
+    from ..verify import verify
+
+    if args.list:
+        for c in all_claims():
+            print(f"{c.name:30} {c.source}")
+        return 0
+    progress = None if args.quiet else _progress
+    result = verify(args.claims or None, thorough=args.thorough, progress=progress)
+    if args.report:
+        from ..report import write_report
+        path = write_report(result, args.report)
+        print(f"lindyn verify: report written to {path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(result.table())
+    return 0 if result.passed else 1
