@@ -39,3 +39,17 @@ from .verify import Verification, verify  # noqa: E402
 
 __all__ += ["verify", "Verification", "Claim", "ClaimResult", "all_claims", "get_claim", "write_report"]
 # === Kerekes et al. 2021 (function space, classification, completion): names added below
+from .function_space import FunctionSpaceTrajectory, function_space_trajectory, kerekes_claims  # noqa: E402
+from .numeric.classification import equal_margin_direction, max_margin_direction, run_classifier, separable_data  # noqa: E402
+from .numeric.completion import (arora_singular_value_check, effective_rank, low_rank_problem, run_completion,  # noqa: E402
+                                 singular_crossing)
+from .numeric.losses import CompletionLoss, LogisticLoss, LossGeometry, SquaredLoss, integrate_loss  # noqa: E402
+from .numeric.overparam import run_tanh, tanh_task  # noqa: E402
+
+__all__ += [
+    "FunctionSpaceTrajectory", "function_space_trajectory", "kerekes_claims",
+    "SquaredLoss", "LogisticLoss", "CompletionLoss", "LossGeometry", "integrate_loss",
+    "max_margin_direction", "equal_margin_direction", "separable_data", "run_classifier",
+    "low_rank_problem", "run_completion", "effective_rank", "singular_crossing", "arora_singular_value_check",
+    "tanh_task", "run_tanh",
+]

@@ -40,6 +40,9 @@ STRAIGHT_PATH_RTOL = 1e-8
 class Flow:
     """The gradient-flow ODE τ dW_i/dt = v_i(W), solved with `scipy.integrate.solve_ivp`.
 
+    The solver runs once from 0 to max(t) with dense output, which is evaluated at the requested
+    times (so asking for more times costs no extra steps).
+
     Args:
         rtol, atol: solver tolerances (> 0).
         solver: a `solve_ivp` method: 'DOP853' (default), 'RK45', 'RK23', 'Radau', 'BDF', 'LSODA'.
@@ -178,6 +181,7 @@ class NumericTrajectory:
         >>> bool(traj.drift("C_1")[-1] < 1e-9)
         True
         """
+        # === check arguments
         if name not in self.conserved:
             raise fail("name", "one of " + ", ".join(sorted(self.conserved)) if self.conserved
                        else "a conserved quantity (this rule conserves none of the candidates)", name)

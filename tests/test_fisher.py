@@ -15,7 +15,9 @@ from lindyn import NGD
 from lindyn.numeric._ops import MatrixGeometry, NumpyOps
 from lindyn.numeric.fisher import KroneckerFisher
 
-WIDTHS = {"square": (4, 4, 4, 4), "unequal": (3, 5, 6, 4), "bottleneck": (4, 2, 4), "deep-bottleneck": (5, 3, 6, 2)}
+WIDTHS = {"square": (4, 4, 4, 4), "unequal": (3, 5, 6, 4), "bottleneck": (4, 2, 4), "narrow-output": (5, 3, 6, 2),
+          "deep-bottleneck": (4, 2, 3, 4),
+          "two-layer": (3, 5, 4), "one-layer": (4, 3)}
 
 
 def random_net(widths, seed, white):
@@ -46,7 +48,7 @@ def test_efficient_route_matches_explicit_fisher(net, white, q, seed):
 
 
 @pytest.mark.parametrize("q", [0, 1, Fraction(1, 2)], ids=str)
-@pytest.mark.parametrize("net", ["square", "bottleneck"])
+@pytest.mark.parametrize("net", ["square", "bottleneck", "deep-bottleneck", "one-layer"])
 def test_fisher_power_on_arbitrary_vectors(net, q):
     # (F⁺)^q v for v outside range(F) too: the operator is the full Moore–Penrose power.
     W, Sigma, Syx = random_net(WIDTHS[net], 3, white=False)
@@ -60,7 +62,8 @@ def test_fisher_power_on_arbitrary_vectors(net, q):
 
 
 def test_route_choice_and_dense_fallbacks():
-    # no bottleneck, q ∈ {0, 1}: Sylvester-preconditioned CG; bottleneck or fractional q: eigh of K̃
+    # no bottleneck, q ∈ {0, 1}: Sylvester-preconditioned CG; L <= 2 otherwise: block-diagonal K̃;
+    # L >= 3 with a bottleneck or fractional q: eigh of the dense K̃
     W, Sigma, Syx = random_net(WIDTHS["square"], 0, white=False)
     KF = KroneckerFisher.from_geometry(MatrixGeometry(W, Sigma, Syx))
     assert KF.pinv_pow(1, NumpyOps()).kind == "sylvester-pcg"
@@ -70,9 +73,10 @@ def test_route_choice_and_dense_fallbacks():
     dense = KF._dense_power(1)                      # the dense Cholesky route, kept as fallback
     assert dense.kind == "cholesky"
     assert np.linalg.norm(dense @ v - fast) <= ROUTE_RTOL * np.linalg.norm(fast)
-    W, Sigma, Syx = random_net(WIDTHS["bottleneck"], 0, white=True)
-    KF = KroneckerFisher.from_geometry(MatrixGeometry(W, Sigma, Syx))
-    assert KF.pinv_pow(1, NumpyOps()).kind == "eigh"
+    for net, kind in [("bottleneck", "two-layer-eigh"), ("two-layer", "two-layer-eigh"), ("deep-bottleneck", "eigh")]:
+        W, Sigma, Syx = random_net(WIDTHS[net], 0, white=False)
+        KF = KroneckerFisher.from_geometry(MatrixGeometry(W, Sigma, Syx))
+        assert KF.pinv_pow(1 if "bottleneck" in net else Fraction(1, 4), NumpyOps()).kind == kind
 
 
 def test_cg_stall_falls_back_to_dense(monkeypatch):

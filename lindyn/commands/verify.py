@@ -29,8 +29,8 @@ def register(subparsers: Any) -> None:
 
 
 def _progress(index: int, total: int, claim: Any, result: Any) -> None:
-    """One line per claim on stderr: "[ 3/11] name ... pass (0.8 s)"."""
-    head = f"[{index + 1:>2}/{total}] {claim.name} "
+    """One line per claim on stderr: "[ 3/11] name ... pass (0.8 s)" (index padded to the width of the total)."""
+    head = f"[{index + 1:>{len(str(total))}}/{total}] {claim.name} "
     if result is None:
         print(head + "...", end="", file=sys.stderr, flush=True)
         return

@@ -167,8 +167,8 @@ def logistic_margins(t: Any, m0: Any) -> np.ndarray:
 
     Written as m = t + logaddexp(m0, ln(1 − e^{−t})), exact at t = 0 and finite for any t ≥ 0.
 
-    >>> np.round(logistic_margins([1.0, 5.0], 0.0), 12)
-    array([1.489880125645, 5.689772519291])
+    >>> [round(float(m), 12) for m in logistic_margins([1.0, 5.0], 0.0)]
+    [1.489880125645, 5.689772519291]
     """
     t = np.asarray(t, dtype=float)
     m0 = np.asarray(m0, dtype=float)

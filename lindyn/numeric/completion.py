@@ -34,7 +34,7 @@ from .classification import layer_init
 from .losses import CompletionLoss, LossGeometry, LossTrajectory, integrate_loss
 
 __all__ = ["COMPLETION_VARIANTS", "low_rank_problem", "effective_rank", "CompletionRun", "run_completion",
-           "arora_singular_value_check"]
+           "arora_singular_value_check", "singular_crossing"]
 
 COMPLETION_VARIANTS = ("gd", "ngf", "ngd-data")
 
@@ -85,6 +85,34 @@ def effective_rank(W: Any) -> float:
     return float(np.exp(-np.sum(p * np.log(p))))
 
 
+def singular_crossing(M: Any, mask: Any, W0: Any) -> float | None:
+    """Where the function-space flow from W0 first meets a singular matrix, or None.
+
+    The flow Ẇ = −P_Ω(W − M) runs along the segment W0 + s P_Ω(M − W0), s = 1 − e^{−t} ∈ [0, 1).
+    det(W0 + sΔ) = det W0 · det(I + s W0⁻¹Δ) vanishes at s = −1/λ for each real eigenvalue λ ≤ −1
+    of W0⁻¹Δ. A balanced deep factorisation reaches such a point with every layer singular at
+    once (NGD keeps balance, THEORY §3), J_f stops being surjective and parameter-space NGD
+    leaves the function-space flow there (THEORY §3, "singular crossing").
+
+    Args:
+        M: target; mask: 0/1 observed set; W0: initial end-to-end matrix (invertible, square).
+
+    Returns:
+        The first s in (0, 1) with det = 0, or None.
+
+    >>> singular_crossing(np.diag([-1.0, 1.0]), np.eye(2), np.eye(2))
+    0.5
+    """
+    # === check arguments
+    W0 = np.asarray(W0, dtype=float)
+    loss = CompletionLoss(M, mask)
+    if W0.shape != loss.M.shape or W0.shape[0] != W0.shape[1]:
+        raise fail("W0", f"a square matrix of shape {loss.M.shape}", f"shape {W0.shape}")
+    lam = np.linalg.eigvals(np.linalg.solve(W0, loss.mask * (loss.M - W0)))
+    roots = [float(-1 / z.real) for z in lam if abs(z.imag) <= 1e-12 * max(1.0, abs(z)) and z.real < -1]
+    return min(roots) if roots else None
+
+
 @dataclass(frozen=True)
 class CompletionRun:
     """One completion run, measured at every output time.
@@ -98,6 +126,7 @@ class CompletionRun:
         effective_rank: `effective_rank(W(t))`.
         unobserved_change: max |W_ij(t) − W_ij(0)| over unobserved (i, j).
         trajectory: the underlying `LossTrajectory` (layer weights).
+        crossing: `singular_crossing` of the function-space segment from W(0) (None: no crossing).
     """
 
     variant: str
@@ -110,6 +139,7 @@ class CompletionRun:
     effective_rank: np.ndarray
     unobserved_change: np.ndarray
     trajectory: LossTrajectory
+    crossing: float | None = None
 
 
 def run_completion(M: Any, mask: Any, variant: Literal["gd", "ngf", "ngd-data"], depth: int, t: Any, *,
@@ -157,7 +187,7 @@ def run_completion(M: Any, mask: Any, variant: Literal["gd", "ngf", "ngd-data"],
     obs = np.linalg.norm(mask * (W - M), axis=(1, 2)) / np.linalg.norm(mask * M)
     change = np.max(np.abs(un * (W - W[0])), axis=(1, 2))
     return CompletionRun(variant, depth, init_scale, tr.t, W, rec, obs, np.array([effective_rank(w) for w in W]),
-                         change, tr)
+                         change, tr, singular_crossing(M, mask, W[0]))
 
 
 def arora_singular_value_check(run: CompletionRun) -> float:

@@ -22,14 +22,39 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.integrate import solve_ivp
+from scipy.integrate import DOP853
 
-from .._checks import IntegrationFailed, check_int, check_real, fail
+from .._checks import check_int, check_real, fail
 from ..rules import GD, NGD
 from ._ops import NumpyOps
 from .losses import LowRankGram
 
 __all__ = ["TanhGeometry", "tanh_task", "tanh_init", "TanhRun", "run_tanh"]
+
+
+def _integrate_until_stuck(rhs: Any, y0: np.ndarray, times: np.ndarray, rtol: float, atol: float,
+                           max_nfev: int) -> tuple[np.ndarray, list[np.ndarray], float | None]:
+    """DOP853 step by step, sampled at `times` by dense output; stop early if the budget is spent."""
+    out_t, out_y = [float(times[0])], [y0.copy()] if times[0] == 0 else []
+    if times[0] != 0:
+        out_t = []
+    k = 1 if times[0] == 0 else 0
+    if times[-1] == 0:
+        return np.asarray(out_t), out_y, None
+    solver = DOP853(rhs, 0.0, y0, float(times[-1]), rtol=rtol, atol=atol)
+    while solver.status == "running":
+        solver.step()
+        if solver.status == "failed":
+            break
+        dense = solver.dense_output()
+        while k < times.size and times[k] <= solver.t:
+            out_t.append(float(times[k]))
+            out_y.append(dense(times[k]))
+            k += 1
+        if solver.nfev > max_nfev:
+            break
+    stopped = None if k == times.size else float(solver.t)
+    return np.asarray(out_t), out_y, stopped
 
 
 class TanhGeometry:
@@ -125,6 +150,9 @@ class TanhRun:
         t: times; f: outputs f(t), shape (T, n); f_flow: y + e^{−t}(f(0) − y), shape (T, n).
         deviation: max_t ‖f(t) − f_flow(t)‖ / ‖f(0) − y‖.
         min_row_singular: smallest singular value of J_f over the stored times (0 if P < n).
+        stopped_at: None if every requested time was reached; else the time where the flow
+            stalled (the Fisher of a too-narrow net turns singular along the path, e.g. when an
+            output weight v_j passes through 0, and θ̇ = −F⁺∇ℓ jumps as its rank changes).
     """
 
     width: int
@@ -136,10 +164,11 @@ class TanhRun:
     f_flow: np.ndarray
     deviation: float
     min_row_singular: float
+    stopped_at: float | None = None
 
 
 def run_tanh(X: Any, y: Any, width: int, t: Any, *, rule: str = "ngf", scale: float = 1.0, seed: int = 0,
-             rtol: float = 1e-10, atol: float = 1e-12) -> TanhRun:
+             rtol: float = 1e-10, atol: float = 1e-12, max_nfev: int = 20000) -> TanhRun:
     """Train f(x) = vᵀtanh(Wx) by NGF (or GD) and compare its outputs with f = y + e^{−t}(f(0) − y).
 
     Args:
@@ -149,9 +178,10 @@ def run_tanh(X: Any, y: Any, width: int, t: Any, *, rule: str = "ngf", scale: fl
         rule: "ngf" (NGD(q=1), Gaussian output Fisher) or "gd".
         scale, seed: of `tanh_init`.
         rtol, atol: integrator tolerances.
+        max_nfev: right-hand-side budget; past it the run stops and says where (`stopped_at`).
 
     Returns:
-        A `TanhRun`.
+        A `TanhRun` on the times reached.
     """
     # === check arguments
     X = np.array(X, dtype=float)
@@ -174,13 +204,11 @@ def run_tanh(X: Any, y: Any, width: int, t: Any, *, rule: str = "ngf", scale: fl
         geo = TanhGeometry(geo0.unvec(theta), X, y)
         return geo.vec(chosen.velocity(geo.grads, geo, ops))
 
-    sol = solve_ivp(rhs, (0.0, float(times[-1])), geo0.vec(W0), method="DOP853", t_eval=times, rtol=rtol, atol=atol)
-    if sol.status == -1:
-        raise IntegrationFailed(f"Argument `t` must be reachable by the integrator, got t={times[-1]!r}: {sol.message}")
-    geos = [TanhGeometry(geo0.unvec(sol.y[:, k]), X, y) for k in range(sol.y.shape[1])]
+    ts, thetas, stopped = _integrate_until_stuck(rhs, geo0.vec(W0), times, rtol, atol, max_nfev)
+    geos = [TanhGeometry(geo0.unvec(th), X, y) for th in thetas]
     f = np.array([g.f for g in geos])
-    f_flow = y + np.exp(-sol.t)[:, None] * (f[0] - y)
+    f_flow = y + np.exp(-ts)[:, None] * (f[0] - y)
     dev = float(np.max(np.linalg.norm(f - f_flow, axis=1)) / np.linalg.norm(f[0] - y))
     P = width * (d + 1)
     smin = 0.0 if P < n else min(float(np.linalg.svd(g.output_jacobian(), compute_uv=False)[-1]) for g in geos)
-    return TanhRun(width, P, n, chosen.name, np.asarray(sol.t), f, f_flow, dev, smin)
+    return TanhRun(width, P, n, chosen.name, ts, f, f_flow, dev, smin, stopped)

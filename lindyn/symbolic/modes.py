@@ -73,6 +73,8 @@ def mode_symbols(depth: int) -> ModeSymbols:
 
 def _tidy(expr: sympy.Expr) -> sympy.Expr:
     """Merge powers of positive symbols (the gains, u, λ are positive; q is real)."""
+    if all(p.exp.is_Integer for p in expr.atoms(sympy.Pow)):
+        return expr              # rational in its symbols: nothing to merge
     expr = sympy.powdenest(sympy.expand_power_base(expr, force=True), force=True)
     return sympy.powsimp(expr, force=True)
 

@@ -206,6 +206,7 @@ def _single_log(G: Antiderivative) -> tuple[sympy.Expr, sympy.Expr, sympy.Expr] 
     return t1.coef, t1.arg, t2.arg
 
 
+@lru_cache(maxsize=256)
 def _explicit(G: Antiderivative) -> tuple[sympy.Expr, tuple[sympy.Expr, ...]] | None:
     """Invert a single-log G: v = (P0 + P1 E)/(Q0 + Q1 E), E = e^{−t̃/|a|}; returns (1/|a|, coeffs in w0)."""
     found = _single_log(G)
@@ -235,7 +236,7 @@ def _solve_power(c: sympy.Expr, g: sympy.Expr, depth: int) -> Solution:
     kappa = c * lam ** (1 - g) * s ** g / tau
     G = universal_antiderivative(g)
     scaled = {W: lam * u / s, W0: lam * u0 / s}
-    t_of_u = G.difference().subs(scaled) / kappa
+    t_of_u = _tidy(1 / kappa) * G.difference().subs(scaled)
     rhs = c * u ** g * (s - lam * u)
     inv = _explicit(G) if G.terms is not None else None
     if inv is not None:
@@ -377,8 +378,8 @@ def _solve_unbalanced(rule: Any, depth: int) -> Solution:
                          params=(s, lam) + tuple(a0))
     if depth == 2 and n != 0 and n.is_number:
         # a^n − (u/a)^n = C  ⇒  a^n = (C + √(C² + 4u^n))/2; then τ u̇ = f(u) with f from the chain rule.
-        Cs = sympy.Symbol("C", real=True)
-        an = (Cs * n + sympy.sqrt((Cs * n) ** 2 + 4 * u ** n)) / 2
+        Cs = sympy.Symbol("C", real=True)          # the conserved a_1^n − a_2^n
+        an = (Cs + sympy.sqrt(Cs ** 2 + 4 * u ** n)) / 2
         a1 = an ** (1 / n)
         f = _tidy(udot.subs({a[0]: a1, a[1]: u / a1}))
         # Euler's substitution needs f = R(u, √Q(u)): only integer and half-integer powers of u-terms
@@ -392,7 +393,7 @@ def _solve_unbalanced(rule: Any, depth: int) -> Solution:
                 found = _euler_integral(sympy.cancel(tau / f), u)
             except (sympy.PolynomialError, NotImplementedError, ZeroDivisionError):
                 found = None
-        C_value = sympy.simplify((a0[0] ** n - a0[1] ** n) / n)
+        C_value = a0[0] ** n - a0[1] ** n
         if found is not None:
             F, z, z_of_u = found
             f = sympy.factor_terms(f)

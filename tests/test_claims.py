@@ -1,0 +1,145 @@
+"""Every registered claim passes by both routes; a wrong claim fails with a readable reason.
+
+The claims themselves compare lindyn's derivations and full-matrix integrations with the papers'
+formulas (tolerances and their reasons are in lindyn/claims.py); here we check the verdicts, the
+verb `verify`, and the command line contract of `lindyn verify` / `python -m lindyn`.
+"""
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+from conftest import DEFAULT_RUN_SECONDS, WRONG_CLAIM_MIN_ERROR
+
+import lindyn
+from lindyn import GD, LindynError, NGD, all_claims, get_claim, verify
+from lindyn.claims import CLAIMS, Claim, Evidence, Measurement, exponential_claim
+
+REQUIRED = {"saxe-sigmoid", "deep-mode-eq15-eq17", "gd-conservation", "learning-time-scaling", "ngd-exponential",
+            "block-ngd-rate-L", "bottleneck-ginverse", "ngd-gd-path", "parameter-speed-small-init",
+            "ngd-same-time-constant", "ngd-singular-crossing"}
+
+
+def test_registry_holds_the_issue_claims_with_sources_and_tolerances():
+    names = [c.name for c in all_claims()]
+    assert REQUIRED <= set(names)
+    assert len(names) == len(set(names))
+    for c in CLAIMS:
+        assert c.statement and c.source and c.reason and c.tolerance > 0
+        assert c.symbolic is not None and c.numeric is not None, f"{c.name} needs two routes"
+
+
+@pytest.mark.parametrize("name", [c.name for c in all_claims()])
+def test_claim_passes(name):
+    result = get_claim(name).check()
+    assert result.passed, result.reason
+    assert result.measurements, "a claim must measure something"
+    assert math.isfinite(result.agreement)
+    # both routes contributed measurements of their own (external checks have only a numeric route)
+    if result.symbolic is not None:
+        assert result.symbolic.measurements and result.numeric.measurements
+
+
+def test_wrong_claim_gd_converges_exponentially_fails_readably():
+    wrong = exponential_claim("gd-converges-exponentially", [(GD(), lambda L: 1, "1")],
+                              statement="GD converges exponentially, W(t) = W* + e^{-t}(W(0) - W*).",
+                              latex=r"W(t) = W^* + e^{-t}(W(0) - W^*)", source="deliberately wrong")
+    result = wrong.check()
+    assert not result.passed
+    assert result.agreement > WRONG_CLAIM_MIN_ERROR
+    reason = result.reason
+    assert reason.startswith("gd-converges-exponentially fails")
+    assert "gd, L = 3: derived τu̇ − 1·(s/λ − u)" in reason      # the symbolic route names what differs
+    assert "straight line" in reason and "FAILED" in reason and "must be <=" in reason
+    # both routes disagree on their own
+    assert not all(m.passed for m in result.symbolic.measurements)
+    assert not all(m.passed for m in result.numeric.measurements)
+
+
+def test_right_claim_from_the_same_factory_passes():
+    result = exponential_claim("ngd", [(NGD(), lambda L: 1, "1")], statement="s", latex="", source="x").check()
+    assert result.passed, result.reason
+
+
+def test_a_route_that_raises_fails_with_its_error():
+    def boom(thorough):
+        raise ZeroDivisionError("division by zero in the oracle")
+
+    def ok(thorough):
+        return Evidence("fine", (Measurement("x", 0.0),))
+
+    result = Claim("broken", "s", "", "none", boom, ok, 1e-8, "r").check()
+    assert not result.passed
+    assert "ZeroDivisionError: division by zero in the oracle" in result.reason
+
+
+def test_measurement_kinds():
+    assert Measurement("e", 1e-9, 1e-8).passed
+    assert not Measurement("e", 1e-7, 1e-8).passed
+    assert Measurement("gap", 0.3, 0.1, "at_least").passed
+    assert not Measurement("gap", 0.01, 0.1, "at_least").passed
+    assert not Measurement("nan", float("nan"), 1.0).passed
+
+
+def test_claim_result_renders_as_latex():
+    result = get_claim("parameter-speed-small-init").check()
+    tex = result._repr_latex_()
+    assert tex.startswith("$") and tex.endswith("$") and "passed" in tex
+
+
+def test_verify_selects_and_rejects_names():
+    v = verify(["ngd-singular-crossing", "bottleneck-ginverse"])
+    assert [r.claim.name for r in v.results] == ["ngd-singular-crossing", "bottleneck-ginverse"]
+    assert v.passed and "2 of 2 claims passed" in v.table()
+    with pytest.raises(LindynError, match="names"):
+        verify(["no-such-claim"])
+    with pytest.raises(LindynError, match="names"):
+        verify("saxe-sigmoid")
+
+
+def test_verify_reports_progress():
+    seen = []
+    verify(["parameter-speed-small-init"], progress=lambda k, n, c, r: seen.append((k, n, c.name, r is None)))
+    assert seen == [(0, 1, "parameter-speed-small-init", True), (0, 1, "parameter-speed-small-init", False)]
+
+
+def test_cli_json_contract():
+    proc = subprocess.run([sys.executable, "-m", "lindyn", "--json", "parameter-speed-small-init", "ngd-gd-path"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert set(out) == {"passed", "claims"} and out["passed"] is True
+    assert [c["name"] for c in out["claims"]] == ["parameter-speed-small-init", "ngd-gd-path"]
+    for c in out["claims"]:
+        assert set(c) == {"name", "source", "statement", "passed", "agreement"}
+        assert isinstance(c["agreement"], float) and c["agreement"] < 1e-8
+    assert "[1/2] parameter-speed-small-init" in proc.stderr     # progress goes to stderr
+
+
+def test_cli_exit_status_on_failure_and_bad_name(monkeypatch, capsys):
+    from lindyn import cli
+    import lindyn.verify as verify_module
+
+    wrong = exponential_claim("gd-exp", [(GD(), lambda L: 1, "1")], statement="wrong", latex="", source="none")
+    monkeypatch.setattr(verify_module, "all_claims", lambda: (wrong,))
+    assert cli.main(["verify", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "gd-exp fails" in out
+    monkeypatch.undo()
+    assert cli.main(["verify", "not-a-claim"]) == 2
+    assert "Argument `names`" in capsys.readouterr().err
+
+
+def test_default_run_table_under_a_minute():
+    proc = subprocess.run([sys.executable, "-m", "lindyn"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for name in REQUIRED:
+        assert name in proc.stdout
+    seconds = float(proc.stdout.split("claims passed in ")[1].split(" s")[0])
+    assert seconds < DEFAULT_RUN_SECONDS
+
+
+def test_public_names_exported():
+    for name in ("verify", "Verification", "Claim", "ClaimResult", "all_claims", "get_claim", "write_report"):
+        assert name in lindyn.__all__

@@ -1,0 +1,48 @@
+"""Each derivations/<paper>.py runs alone, writes its .tex and PNGs; the PNGs are images of the stated size."""
+import pathlib
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import DERIVATION_PNG_SIZE
+
+ROOT = pathlib.Path(__file__).resolve().parents[1] / "derivations"
+
+SCRIPTS = {
+    "saxe2014": ["saxe2014.tex", "saxe2014_fig3_modes.png", "saxe2014_learning_time.png"],
+    "bernacchia2018": ["bernacchia2018.tex", "bernacchia2018_rules.png", "bernacchia2018_deep.png",
+                       "bernacchia2018_bottleneck.png"],
+    "huh2020": ["huh2020.tex", "huh2020_paths.png", "huh2020_balance.png", "huh2020_fractional.png"],
+}
+
+
+def png_size(path: pathlib.Path) -> tuple[int, int]:
+    """(width, height) from the PNG header (IHDR chunk)."""
+    data = path.read_bytes()[:24]
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path.name} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_derivation_script_writes_its_files(name, tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / f"{name}.py"), str(tmp_path)], capture_output=True, text=True,
+                          timeout=900, env={"MPLBACKEND": "Agg", **__import__("os").environ})
+    assert proc.returncode == 0, proc.stderr
+    for file in SCRIPTS[name]:
+        path = tmp_path / file
+        assert path.exists() and path.stat().st_size > 0, f"{file} missing"
+        if file.endswith(".png"):
+            assert png_size(path) == DERIVATION_PNG_SIZE, file
+            import matplotlib.image
+            img = matplotlib.image.imread(path)
+            assert img.std() > 0.01, f"{file} looks blank"
+        else:
+            tex = path.read_text()
+            assert r"\begin{equation}" in tex
+
+
+def test_derivation_script_usage_error():
+    proc = subprocess.run([sys.executable, str(ROOT / "saxe2014.py")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "usage" in proc.stderr
