@@ -278,6 +278,7 @@ def kerekes_claims() -> list[dict[str, Any]]:
     >>> len(kerekes_claims()), kerekes_claims()[0]["name"]
     (8, 'kerekes-function-space-derivation')
     """
+    # === check arguments (none)
     src = "Kerekes, Mészáros & Huszár 2021 (THEORY §4)"
 
     def claim(name: str, source: str, statement: str, latex: str, check: Callable[[], tuple[bool, float, str]],

@@ -18,6 +18,7 @@ import pathlib
 import re
 import shutil
 import subprocess
+import unicodedata
 from fractions import Fraction
 from typing import Any
 
@@ -47,7 +48,13 @@ _UNICODE = {
     "‖": r"$\|$", "∥": r"$\parallel$", "→": r"$\to$", "∞": r"$\infty$", "≈": r"$\approx$", "≤": r"$\le$",
     "≥": r"$\ge$", "⊗": r"$\otimes$", "∂": r"$\partial$", "∝": r"$\propto$", "§": r"\S{}", "’": "'",
     "“": "``", "”": "''", "é": r"\'e", "á": r"\'a", "ö": r'\"o', "ü": r'\"u', "Mé": r"M\'e",
-    "u̇": r"$\dot u$", "ȧ": r"$\dot a$", "θ̇": r"$\dot\theta$",
+    "u̇": r"$\dot u$", "ȧ": r"$\dot a$", "θ̇": r"$\dot\theta$", "ḟ": r"$\dot f$", "ṁ": r"$\dot m$", "ẇ": r"$\dot w$",
+    "⁻¹": r"$^{-1}$", "÷": r"$\div$", "Δ": r"$\Delta$", "≠": r"$\neq$", "∈": r"$\in$", "⊥": r"$\perp$",
+    "β": r"$\beta$", "γ": r"$\gamma$", "μ": r"$\mu$", "σ": r"$\sigma$", "ρ": r"$\rho$", "ω": r"$\omega$",
+    "Φ": r"$\Phi$", "Ω": r"$\Omega$", "φ": r"$\phi$", "ψ": r"$\psi$", "ν": r"$\nu$", "ξ": r"$\xi$",
+    "⋯": r"$\cdots$", "∇": r"$\nabla$", "∑": r"$\sum$", "∏": r"$\prod$", "←": r"$\leftarrow$", "⇒": r"$\Rightarrow$",
+    "ⁱ": r"$^{i}$", "ʲ": r"$^{j}$", "ᵍ": r"$^{g}$", "ᵏ": r"$^{k}$", "ⁿ": r"$^{n}$", "ᵗ": r"$^{t}$", "ᵃ": r"$^{a}$",
+    "₃": r"$_3$", "ₖ": r"$_k$", "ₙ": r"$_n$", "ₗ": r"$_l$", "∗": "*", "′": "'", "“": "``",
 }
 
 
@@ -66,7 +73,20 @@ def tex_text(text: str) -> str:
     out = _tex_text(text)
     for key in sorted(_UNICODE, key=len, reverse=True):   # combining sequences (u̇) before single characters
         out = out.replace(key, _UNICODE[key])
-    return "".join(ch if ord(ch) < 128 else "?" for ch in out)
+    out = re.sub("([A-Za-z])\u0307", r"$\\dot{\1}$", out)   # any other letter with a combining dot above
+    return "".join(ch if ord(ch) < 128 else _accented(ch) for ch in out)
+
+
+_ACCENTS = {"\u0307": r"$\dot{%s}$", "\u0301": r"\'{%s}", "\u0300": r"\`{%s}", "\u0308": r'\"{%s}',
+            "\u0302": r"\^{%s}", "\u0303": r"\~{%s}"}
+
+
+def _accented(ch: str) -> str:
+    """A precomposed accented Latin letter (ẋ, é, ö, ...) as LaTeX; anything else as '?'."""
+    parts = unicodedata.normalize("NFD", ch)
+    if len(parts) == 2 and parts[0].isascii() and parts[0].isalpha() and parts[1] in _ACCENTS:
+        return _ACCENTS[parts[1]] % parts[0]
+    return "?"
 
 
 def save_plot(plot: Plot, path: str | os.PathLike[str], size: tuple[float, float] = (6.4, 4.0), dpi: int = 150) -> pathlib.Path:
@@ -167,7 +187,7 @@ def report_latex(verification: Verification, figures: dict[str, str] | None = No
         d = digits(r.agreement)
         err = r.agreement if math.isfinite(r.agreement) else float("inf")
         verdict = "pass" if r.passed else r"\textbf{FAIL}"
-        dig = "exact" if math.isinf(d) else f"{d:.1f}"
+        dig = "exact" if d == math.inf else ("none" if not math.isfinite(d) else f"{d:.1f}")
         parts.append(f"{tex_text(r.claim.name)} & {tex_text(r.claim.source)} & {verdict} & {err:.1e} & {dig}" + r"\\")
     parts.append(r"\end{longtable}")
     for r in verification.results:

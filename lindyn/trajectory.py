@@ -28,7 +28,7 @@ from .numeric.stable import (integrate_reduced, invert_time, mobius_power, monot
                              reduced_time)
 from .symbolic.invariants import conserved_quantities
 from .symbolic.modes import ModeSymbols, _balanced, mode_symbols
-from .symbolic.solve import W, W0, Solution, solve_balanced, solve_unbalanced
+from .symbolic.solve import V, W, W0, Solution, solve_balanced, solve_unbalanced
 
 __all__ = ["ModeProblem", "Trajectory", "derive"]
 
@@ -37,6 +37,17 @@ Form = Literal["explicit", "implicit", "quadrature"]
 
 _X = sympy.Symbol("x", positive=True)
 _HYP = sympy.Function("hyp2f1")
+
+
+def _root(k: int) -> Callable[[Any], Any]:
+    """w ↦ w^{1/k} with numpy's dedicated square and cube roots where they apply."""
+    if k == 1:
+        return lambda w: w
+    if k == 2:
+        return np.sqrt
+    if k == 3:
+        return np.cbrt
+    return lambda w: np.power(w, 1.0 / k)
 
 
 def _numpy_hyp2f1(a: Any, b: Any, c: Any, z: Any) -> Any:
@@ -180,6 +191,13 @@ class Trajectory:
         fns: dict[str, Callable[..., Any]] = {"rate": _lambdify(base, plan.rate)}
         if plan.kind == "mobius":
             fns["coef"] = _lambdify((W0,) + qs, sympy.Matrix(plan.coefficients))
+        elif plan.kind == "inverse" and plan.G_v is not None:
+            # rational g = p/k: evaluate in v = w^{1/k}, where G and dw/dt̃ have integer powers only
+            Gv = _lambdify((V,) + qs, plan.G_v)
+            sv = _lambdify((V,) + qs, plan.slope_v)
+            root = _root(plan.k)
+            fns["G"] = lambda w, *a: Gv(root(w), *a)
+            fns["slope"] = lambda w, *a: sv(root(w), *a)
         elif plan.kind == "inverse":
             extra = tuple(plan.params)
             fns["G"] = _lambdify((W,) + extra + qs, plan.G)

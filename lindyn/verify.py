@@ -69,10 +69,11 @@ class Verification:
 
         rows = [("claim", "source", "symbolic result", "numeric error", "digits", "result")]
         for r in self.results:
-            sym = r.symbolic.summary if r.symbolic is not None else "(external check)"
+            sym = r.symbolic.summary if r.symbolic is not None else "(one check) " + r.numeric.summary
             d = digits(r.numeric_agreement)
             rows.append((r.claim.name, cut(r.claim.source, 34), cut(sym, width), f"{_finite(r.numeric_agreement):.1e}",
-                         "exact" if math.isinf(d) else f"{d:.1f}", "pass" if r.passed else "FAIL"))
+                         "exact" if d == math.inf else ("—" if not math.isfinite(d) else f"{d:.1f}"),
+                         "pass" if r.passed else "FAIL"))
         widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))

@@ -118,8 +118,10 @@ def test_cli_json_contract():
 
 
 def test_cli_exit_status_on_failure_and_bad_name(monkeypatch, capsys):
+    import importlib
+
     from lindyn import cli
-    import lindyn.verify as verify_module
+    verify_module = importlib.import_module("lindyn.verify")   # the attribute lindyn.verify is the function
 
     wrong = exponential_claim("gd-exp", [(GD(), lambda L: 1, "1")], statement="wrong", latex="", source="none")
     monkeypatch.setattr(verify_module, "all_claims", lambda: (wrong,))

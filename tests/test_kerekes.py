@@ -4,6 +4,8 @@ Oracles (test-only, THEORY §4-5): logistic margins m(t) = ln[(e^{m0}+1)e^t − 
 gives m(1) = 1.489880125645, m(5) = 5.689772519291 for m0 = 0); squared loss f = y + e^{−t}(f0 − y);
 Arora et al. 2019 σ̇_r = −L(σ_r²)^{1−1/L}⟨∇ℓ, u_r v_rᵀ⟩ (THEORY §3).
 """
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import sympy
@@ -112,7 +114,7 @@ def test_same_rule_objects_run_on_every_loss():
     for loss, X_ in ((SquaredLoss(rng.normal(size=(2, 4))), X), (CompletionLoss(M, mask), np.eye(2))):
         W_ = W if X_ is X else layer_init([2, 2, 2], 0.8, seed=0)
         geo = LossGeometry(W_, X_, loss)
-        for rule in (GD(), NGD(), BlockNGD(), BlockNGD(q=0)):
+        for rule in (GD(), NGD(), NGD(q=Fraction(1, 2)), BlockNGD(), BlockNGD(q=Fraction(1, 2))):
             v = rule.velocity(geo.grads, geo, NumpyOps())
             assert [x.shape for x in v] == [w.shape for w in W_]
     geo = LossGeometry(layer_init([3, 3, 1], 0.8, seed=0), X, LogisticLoss([1, -1, 1, -1]))
@@ -123,6 +125,15 @@ def test_same_rule_objects_run_on_every_loss():
     F11 = F[:9, :9]
     kron = np.kron(geo.A[0] @ geo.Sigma @ geo.A[0].T, geo.B[0].T @ geo.B[0])
     np.testing.assert_allclose(F11, kron, rtol=1e-12, atol=1e-14)
+
+
+def test_kfac_equals_ngd_at_depth_one_on_logistic_loss():
+    """Depth 1 has one block: K-FAC's factors (A Σ Aᵀ with Σ = X diag(p(1−p)) Xᵀ) are the whole Fisher."""
+    X, y = separable_data(6, 4, seed=0)
+    geo = LossGeometry(layer_init([4, 1], 0.5, seed=0), X, LogisticLoss(y))
+    v_block = BlockNGD().velocity(geo.grads, geo, NumpyOps())[0]
+    v_full = NGD().velocity(geo.grads, geo, NumpyOps())[0]
+    np.testing.assert_allclose(v_block, v_full, rtol=1e-10)
 
 
 # --- classification ------------------------------------------------------------------------

@@ -170,8 +170,16 @@ def logistic_margins(t: Any, m0: Any) -> np.ndarray:
     >>> [round(float(m), 12) for m in logistic_margins([1.0, 5.0], 0.0)]
     [1.489880125645, 5.689772519291]
     """
-    t = np.asarray(t, dtype=float)
-    m0 = np.asarray(m0, dtype=float)
+    # === check arguments
+    try:
+        t = np.asarray(t, dtype=float)
+        m0 = np.asarray(m0, dtype=float)
+    except (TypeError, ValueError):
+        raise fail("t", "real times and margins m0", (t, m0)) from None
+    if np.any(~np.isfinite(t)) or np.any(t < 0):
+        raise fail("t", "finite times >= 0", t)
+    if np.any(~np.isfinite(m0)):
+        raise fail("m0", "finite initial margins", m0)
     with np.errstate(divide="ignore"):
         tail = np.log(-np.expm1(-t))           # ln(1 − e^{−t}), −inf at t = 0
     return t + np.logaddexp(m0, tail)

@@ -77,7 +77,11 @@ def effective_rank(W: Any) -> float:
     >>> round(effective_rank(np.diag([1.0, 1.0, 0.0])), 6)
     2.0
     """
-    sig = np.linalg.svd(np.asarray(W, dtype=float), compute_uv=False)
+    # === check arguments
+    W = np.asarray(W, dtype=float)
+    if W.ndim != 2 or not np.all(np.isfinite(W)):
+        raise fail("W", "a finite 2-d matrix", W)
+    sig = np.linalg.svd(W, compute_uv=False)
     if sig.sum() == 0:
         return 0.0
     p = sig / sig.sum()
@@ -126,7 +130,8 @@ class CompletionRun:
         effective_rank: `effective_rank(W(t))`.
         unobserved_change: max |W_ij(t) − W_ij(0)| over unobserved (i, j).
         trajectory: the underlying `LossTrajectory` (layer weights).
-        crossing: `singular_crossing` of the function-space segment from W(0) (None: no crossing).
+        crossing: for variant "ngf" at depth >= 2, `singular_crossing` of the function-space
+            segment from W(0) (None: no crossing, or not applicable: at depth 1 J_f = I never loses rank).
     """
 
     variant: str
@@ -187,7 +192,7 @@ def run_completion(M: Any, mask: Any, variant: Literal["gd", "ngf", "ngd-data"],
     obs = np.linalg.norm(mask * (W - M), axis=(1, 2)) / np.linalg.norm(mask * M)
     change = np.max(np.abs(un * (W - W[0])), axis=(1, 2))
     return CompletionRun(variant, depth, init_scale, tr.t, W, rec, obs, np.array([effective_rank(w) for w in W]),
-                         change, tr, singular_crossing(M, mask, W[0]))
+                         change, tr, singular_crossing(M, mask, W[0]) if variant == "ngf" and depth > 1 else None)
 
 
 def arora_singular_value_check(run: CompletionRun) -> float:

@@ -26,20 +26,23 @@ Routes, cheapest first (`KroneckerFisher.pinv_pow` picks the first that applies)
    M(X) = B_1B_1ᵀ X + X A_LᵀA_L (the first and last terms of K; M⁻¹ is exact in the eigenbases
    of its two factors, O(n³)), with iterative refinement to the backward error of a direct
    solver. At L = 2, K = M: one Sylvester solve, the textbook route (Σ drops out for v = ∇ℓ,
-   the minimum-norm solution of Jθ̇ = −vec(W − W*)). Cost O(L n³) per CG iteration; M is
-   positive definite exactly when no bottleneck makes B_1B_1ᵀ and A_LᵀA_L both singular.
+   the minimum-norm solution of Jθ̇ = −vec(W − W*)). Cost O(L n³) per CG iteration. Taken when
+   M is positive definite (then so is K ⪰ M, i.e. J is surjective); a bottleneck narrower than
+   min(n_0, n_L) makes B_1B_1ᵀ and A_LᵀA_L both singular and sends the call to route 2 or 3.
 2. L <= 2, any q (fractional, or a bottleneck): K̃(Y) = B_1B_1ᵀ Y Σ + Y Σ^{1/2}A_2ᵀA_2Σ^{1/2} is block
    diagonal in the eigenbasis of B_1B_1ᵀ (n_L blocks μ_bΣ + Σ^{1/2}A_2ᵀA_2Σ^{1/2} of size n_0),
    so its Moore–Penrose power costs n_L eigendecompositions of size n_0: O(n⁴), exact.
-3. Otherwise (L >= 3 with fractional q or a bottleneck, or CG that stalls): the dense K̃ (n_0 n_L square, never F):
+3. Otherwise (L >= 3 with fractional q or a bottleneck, or CG that stalls): the dense K̃
+   (n_0 n_L square, never F):
    Cholesky for integer q when LAPACK's condition estimate allows, else eigh with the same
    Moore–Penrose cutoff as the explicit route (`ops.rcond` · λ_max; F and K̃ share their
    non-zero eigenvalues). Cost O(L n⁴) to build, O(n⁶/3) Cholesky or O(9 n⁶) eigh.
 
 The explicit route (`MatrixGeometry(..., fisher_route="explicit")`) builds J (n_0 n_L x P) and
 F (P x P), O(L² n⁶), and takes eigh of F, O(9 L³ n⁶). Measured (bench/bench_ngd.py, L = 3,
-width 32): route 1 is ~3000x faster than explicit, route 2 (q = 1/2) ~20x; the two agree to
-~1e-14 relative on well-conditioned nets. Accuracy of every route degrades like ε·κ(K) when K
+width 32, one BLAS thread): route 1 is ~1700x faster than explicit (1700-3400x over runs),
+route 3 (q = 1/2) ~50x; at L = 2, route 2 (q = 1/2) ~270x. Routes agree to ~1e-14 relative on
+well-conditioned nets. Accuracy of every route degrades like ε·κ(K) when K
 is ill conditioned; the K̃-based formula (1) loses up to ~100x more than the explicit route
 there (measured 5e-5 vs 8e-7 against an SVD of J̃ at κ(K) ≈ 2e9, L = 8).
 """

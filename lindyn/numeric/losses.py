@@ -352,7 +352,8 @@ def integrate_loss(rule: Any, W0: Sequence[np.ndarray], X: Any, loss: Loss, t: A
         method: a `solve_ivp` method name.
         ops: numeric backend (`NumpyOps()` by default).
         max_step: largest integrator step.
-        event: optional terminal event g(t, W); integration stops where it crosses zero.
+        event: optional terminal event g(t, W); integration stops where it crosses zero, and the
+            state there is appended as the last output time.
 
     Returns:
         A `LossTrajectory` at the times reached.
@@ -375,7 +376,7 @@ def integrate_loss(rule: Any, W0: Sequence[np.ndarray], X: Any, loss: Loss, t: A
     for i in range(1, len(W0)):
         if W0[i].shape[1] != W0[i - 1].shape[0]:
             raise fail(f"W0[{i}]", f"a matrix with {W0[i - 1].shape[0]} columns", f"shape {W0[i].shape}")
-    X = _matrix(X, "X") if np.ndim(X) != 2 else np.array(X, dtype=float)
+    X = _matrix(X, "X")
     if X.shape[0] != W0[0].shape[1]:
         raise fail("X", f"a data matrix with {W0[0].shape[1]} rows", f"shape {X.shape}")
     times = np.asarray(t, dtype=float).reshape(-1)
@@ -414,5 +415,10 @@ def integrate_loss(rule: Any, W0: Sequence[np.ndarray], X: Any, loss: Loss, t: A
     if sol.status == -1:
         raise IntegrationFailed(f"Argument `t` must be reachable by the integrator, got t={times[-1]!r}: "
                                 f"{sol.message} (stopped at t={sol.t[-1] if sol.t.size else 0.0:.6g}).")
-    Ws = tuple(unpack(sol.y[:, k]) for k in range(sol.y.shape[1]))
-    return LossTrajectory(np.asarray(sol.t), Ws, X, loss, rule.name, int(sol.nfev))
+    Ws = [unpack(sol.y[:, k]) for k in range(sol.y.shape[1])]
+    ts = list(np.asarray(sol.t))
+    if sol.status == 1 and sol.t_events[0].size and (not ts or sol.t_events[0][0] > ts[-1]):
+        # stopped by the event between output times: keep the state where it fired
+        ts.append(float(sol.t_events[0][0]))
+        Ws.append(unpack(sol.y_events[0][0]))
+    return LossTrajectory(np.asarray(ts), tuple(Ws), X, loss, rule.name, int(sol.nfev))

@@ -150,6 +150,8 @@ class TanhRun:
         t: times; f: outputs f(t), shape (T, n); f_flow: y + e^{−t}(f(0) − y), shape (T, n).
         deviation: max_t ‖f(t) − f_flow(t)‖ / ‖f(0) − y‖.
         min_row_singular: smallest singular value of J_f over the stored times (0 if P < n).
+        velocity_gap: ‖ḟ(0) − (y − f(0))‖ / ‖f(0) − y‖ at t = 0, ḟ = J_fθ̇: the part of the residual
+            outside range(J_f); 0 when J_f has full row rank, > 0 for P < n.
         stopped_at: None if every requested time was reached; else the time where the flow
             stalled (the Fisher of a too-narrow net turns singular along the path, e.g. when an
             output weight v_j passes through 0, and θ̇ = −F⁺∇ℓ jumps as its rank changes).
@@ -165,6 +167,7 @@ class TanhRun:
     deviation: float
     min_row_singular: float
     stopped_at: float | None = None
+    velocity_gap: float = 0.0
 
 
 def run_tanh(X: Any, y: Any, width: int, t: Any, *, rule: str = "ngf", scale: float = 1.0, seed: int = 0,
@@ -211,4 +214,7 @@ def run_tanh(X: Any, y: Any, width: int, t: Any, *, rule: str = "ngf", scale: fl
     dev = float(np.max(np.linalg.norm(f - f_flow, axis=1)) / np.linalg.norm(f[0] - y))
     P = width * (d + 1)
     smin = 0.0 if P < n else min(float(np.linalg.svd(g.output_jacobian(), compute_uv=False)[-1]) for g in geos)
-    return TanhRun(width, P, n, chosen.name, ts, f, f_flow, dev, smin, stopped)
+    r0 = geo0.f - y
+    f_dot0 = geo0.output_jacobian() @ rhs(0.0, geo0.vec(W0))
+    gap = float(np.linalg.norm(f_dot0 + r0) / np.linalg.norm(r0))
+    return TanhRun(width, P, n, chosen.name, ts, f, f_flow, dev, smin, stopped, gap)

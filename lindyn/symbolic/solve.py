@@ -171,6 +171,8 @@ class NumericPlan:
     coefficients: tuple[sympy.Expr, ...] = ()
     G: sympy.Expr | None = None
     slope: sympy.Expr | None = None
+    G_v: sympy.Expr | None = None        # G and slope in v = w^{1/k} (integer powers only: cheaper)
+    slope_v: sympy.Expr | None = None
     xdot: sympy.Expr | None = None
     u_of_x: sympy.Expr | None = None
     x0: sympy.Expr | None = None
@@ -247,7 +249,11 @@ def _solve_power(c: sympy.Expr, g: sympy.Expr, depth: int) -> Solution:
         sums = (sympy.simplify(P0 + P1), sympy.simplify(Q0 + Q1))   # exact: no cancellation in floats
         plan = NumericPlan("mobius", rate=rate_factor * kappa, k=G.k, coefficients=(P0, P1, Q0, Q1) + sums)
         return Solution("explicit", u_t, t_of_u, plan, c=c, g=g, ode_rhs=rhs)
-    plan = NumericPlan("inverse", rate=kappa, G=G.G(), slope=W ** g * (1 - W))
+    if G.terms is not None:
+        plan = NumericPlan("inverse", rate=kappa, k=G.k, G=G.G(), slope=W ** g * (1 - W),
+                           G_v=G._at(V, absolute=True), slope_v=V ** int(g.p) * (1 - V ** G.k))
+    else:
+        plan = NumericPlan("inverse", rate=kappa, G=G.G(), slope=W ** g * (1 - W))
     return Solution("implicit", None, t_of_u, plan, c=c, g=g, ode_rhs=rhs)
 
 
