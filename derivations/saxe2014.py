@@ -105,6 +105,7 @@ def learning_time(out: pathlib.Path) -> None:
     left.set_ylabel("time from u = s/1000 to s/2 (τ = 1)")
     left.set_title("GD: t ∝ s^(−(2−2/L)); 1/s at L = 2", fontsize=10)
     left.xaxis.set_minor_formatter(NullFormatter())   # labelled minor ticks overlap
+    left.set_xticks([0.2, 0.5, 1, 2, 5], labels=["0.2", "0.5", "1", "2", "5"])
     left.legend(fontsize=8)
     left.grid(alpha=0.3, which="both")
     depths = np.arange(2, 11)

@@ -319,12 +319,8 @@ def kerekes_claims() -> list[dict[str, Any]]:
     ]
 
 
-def _run_claims() -> None:  # pragma: no cover - manual helper: python -m lindyn.function_space
+def _run_claims() -> None:  # pragma: no cover - python -c "from lindyn.function_space import _run_claims; _run_claims()"
     for c in kerekes_claims():
         start = time.perf_counter()
         ok, err, detail = c["check"]()
         print(f"{'PASS' if ok else 'FAIL'} {c['name']} ({time.perf_counter() - start:.1f}s) err={err:.2e}: {detail}")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    _run_claims()

@@ -207,6 +207,9 @@ class Trajectory:
             fns["xdot"] = _lambdify((_X,) + extra + qs, plan.xdot)
             fns["u_of_x"] = _lambdify((_X,) + extra + qs, plan.u_of_x)
             fns["x0"] = _lambdify(extra + qs + (sym.u0,), plan.x0)
+            for r, pl in enumerate(self.solution.reduced.get("plans_by_layer", ())):
+                fns[f"xdot{r}"] = _lambdify((_X,) + extra + qs, pl.xdot)
+                fns[f"u_of_x{r}"] = _lambdify((_X,) + extra + qs, pl.u_of_x)
         t_of_u = self.solution.t_of_u
         if t_of_u is not None and not t_of_u.has(sympy.Integral):
             fns["t_of_u"] = _lambdify((sym.u, sym.u0) + base + tuple(sym.gains0), t_of_u)
@@ -278,10 +281,10 @@ class Trajectory:
                 u = s_m / lam_m * invert_time(G, sl, w0, rate * ts)
             else:
                 extra = self._mode_args(p, m)
-                x0 = u0_m if plan.x0 == self.symbols.u0 else float(fns["x0"](*extra, *qv, 0.0))
-                xdot = lambda x, e=extra: float(fns["xdot"](x, *e, *qv))  # noqa: E731
+                key, x0 = self._reference_layer(p, m, u0_m, extra, qv)
+                xdot = lambda x, e=extra, k=key: float(fns["xdot" + k](x, *e, *qv))  # noqa: E731
                 x = integrate_reduced(xdot, x0, ts, tau=p["tau"])
-                u = np.asarray(fns["u_of_x"](x, *extra, *qv), dtype=float) * np.ones_like(x)
+                u = np.asarray(fns["u_of_x" + key](x, *extra, *qv), dtype=float) * np.ones_like(x)
             w0 = lam_m * u0_m / s_m
             out[m] = monotone(u, increasing=w0 <= 1.0)
         if order is None:
@@ -321,10 +324,21 @@ class Trajectory:
             args = (u_to, u0_m, s_m, lam_m, p["tau"], *qv, *tuple(g0))
             return float(fns["t_of_u"](*args))
         extra = self._mode_args(p, 0)
-        xdot = lambda x: float(fns["xdot"](x, *extra, *qv))      # noqa: E731
-        u_of_x = lambda x: float(fns["u_of_x"](x, *extra, *qv))  # noqa: E731
-        x0 = u0_m if self.solution.plan.x0 == self.symbols.u0 else float(fns["x0"](*extra, *qv, 0.0))
+        key, x0 = self._reference_layer(p, 0, u0_m, extra, qv)
+        xdot = lambda x: float(fns["xdot" + key](x, *extra, *qv))      # noqa: E731
+        u_of_x = lambda x: float(fns["u_of_x" + key](x, *extra, *qv))  # noqa: E731
         return reduced_time(xdot, u_of_x, x0, u_to, tau=p["tau"])
+
+    def _reference_layer(self, p: dict[str, Any], m: int, u0_m: float, extra: tuple[Any, ...],
+                         qv: tuple[Any, ...]) -> tuple[str, float]:
+        """(function-name suffix, x0) of the quadrature variable: the layer with the smallest gain."""
+        plans = self.solution.reduced.get("plans_by_layer", ())
+        if plans and p["gains"] is not None:
+            r = int(np.argmin(p["gains"][m]))
+            return str(r), float(p["gains"][m][r])
+        plan = self.solution.plan
+        x0 = u0_m if plan.x0 == self.symbols.u0 else float(self._numeric["x0"](*extra, *qv, 0.0))
+        return "", x0
 
     def lambdify(self, backend: Literal["numpy", "mpmath"] = "numpy") -> Callable[..., Any]:
         """A function u(t, **params): stable numpy arrays, or mpmath numbers at `dps` digits.

@@ -50,6 +50,19 @@ def test_symbolic_q_and_quadrature_are_stable():
     assert np.all(np.isfinite(u)) and np.all(np.diff(u, axis=-1) >= 0)
 
 
+@pytest.mark.parametrize("s", [1e-6, 1.0, 1e3, 1e6])
+def test_unbalanced_quadrature_is_stable_to_t_1e6(s):
+    """The reduced ODE stops at its fixed point (no crawling through stiff steps up to t = 1e6)."""
+    traj = derive(GD(), 3, gains="unbalanced")
+    for gains in ([0.01, 0.02, 0.05], [3 * s ** (1 / 3), 2 * s ** (1 / 3), s ** (1 / 3)]):
+        u = traj.evaluate(T, s=s, gains=gains)
+        u0 = float(np.prod(gains))
+        assert np.all(np.isfinite(u))
+        assert np.all(np.diff(u) >= 0) if u0 < s else np.all(np.diff(u) <= 0)
+        if s >= 1.0:
+            assert abs(u[-1] / s - 1) < 1e-11
+
+
 @pytest.mark.parametrize("r,L,u0", [(GD(), 3, 1e-3), (GD(), 3, 1e-12), (GD(), 5, 4.0), (NGD(q=Fraction(1, 2)), 4, 1e-2),
                                     (BlockNGD(q=Fraction(1, 2)), 2, 1e-6), (GD(), 2, 0.3)],
                          ids=lambda x: getattr(x, "name", str(x)))

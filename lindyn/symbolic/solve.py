@@ -382,6 +382,16 @@ def _solve_unbalanced(rule: Any, depth: int) -> Solution:
     t_quad = tau * sympy.Integral(1 / xdot, (x, a0[0], a[0]))
     plan_q = NumericPlan("quadrature", rate=1 / tau, xdot=xdot, u_of_x=u_of_x, x0=a0[0],
                          params=(s, lam) + tuple(a0))
+    # The same quadrature with layer r as the variable, for each r: numerically the layer with the
+    # smallest initial gain is used, so that every a_i^n = x^n + (a_i(0)^n − a_r(0)^n) adds a
+    # non-negative constant (a_1 as the variable would cancel when a_1 is the largest gain).
+    by_layer = []
+    for r in range(depth):
+        Cr = [Phi.subs(x, a0[i]) - Phi.subs(x, a0[r]) for i in range(depth)]
+        a_r = [x if i == r else _tidy(sep.inverse_Phi(Phi + Cr[i])) for i in range(depth)]
+        by_layer.append(NumericPlan("quadrature", rate=1 / tau, xdot=_tidy(vel[r].subs(dict(zip(a, a_r)))),
+                                    u_of_x=sympy.Mul(*a_r), x0=a0[r], params=(s, lam) + tuple(a0)))
+    reduced["plans_by_layer"] = tuple(by_layer)
     if depth == 2 and n != 0 and n.is_number:
         # a^n − (u/a)^n = C  ⇒  a^n = (C + √(C² + 4u^n))/2; then τ u̇ = f(u) with f from the chain rule.
         Cs = sympy.Symbol("C", real=True)          # the conserved a_1^n − a_2^n
