@@ -19,7 +19,12 @@ class NoModeDecomposition(LindynError):
 
 
 class SingularCrossing(LindynError):
-    """The requested path must pass through a singular end-to-end map (NGD sign mismatch)."""
+    """The requested path must pass through a singular end-to-end map (NGD sign mismatch).
+
+    Attribute `time` holds the first time t at which W(t) is singular.
+    """
+
+    time: float = float("nan")
 
 
 class IntegrationFailed(LindynError):

@@ -234,7 +234,7 @@ def integrate(problem: Problem, rule: Any, t: Sequence[float], method: Method = 
     f = velocity_field(rule, shapes, Sigma, Sigma_yx, tau, route)
     theta0 = np.concatenate([w.reshape(-1, order="F") for w in W0])
     V0 = _probe_rule(rule, f, theta0, shapes)
-    _check_singular_crossing(problem, rule, W0, V0, times)
+    _check_singular_crossing(problem, rule, W0, V0, times, route)
 
     if isinstance(method, Flow):
         thetas = solve_flow(f, theta0, times, rtol=method.rtol, atol=method.atol, solver=method.solver)
@@ -296,12 +296,31 @@ def _end_to_end_velocity(W: Sequence[np.ndarray], V: Sequence[np.ndarray]) -> np
     return total
 
 
+def _straight_rate(W: Sequence[np.ndarray], V: Sequence[np.ndarray], W_star: np.ndarray) -> float | None:
+    """r if the end-to-end velocity at W is −r(W − W*) with r > 0 (relative residual), else None."""
+    W_end = W[0]
+    for w in W[1:]:
+        W_end = w @ W_end
+    E = W_end - W_star
+    Wdot = _end_to_end_velocity(W, V)
+    norm_e = float(np.sum(E * E))
+    if norm_e == 0.0:
+        return None
+    rate = -float(np.sum(Wdot * E)) / norm_e
+    residual = np.linalg.norm(Wdot + rate * E)
+    if rate <= 0 or residual > STRAIGHT_PATH_RTOL * max(np.linalg.norm(Wdot), np.finfo(float).tiny):
+        return None
+    return rate
+
+
 def _check_singular_crossing(problem: Problem, rule: Any, W0: Sequence[np.ndarray], V0: Sequence[np.ndarray],
-                             times: np.ndarray) -> None:
+                             times: np.ndarray, route: str = "efficient") -> None:
     """Raise `SingularCrossing` when a straight-line rule must pass det W = 0 by max(t).
 
     Always the case when det W(0)·det W* < 0 (the determinant changes sign along the segment);
-    two roots are possible even when the signs agree.
+    two roots are possible even when the signs agree. A rule counts as straight-line when its
+    end-to-end velocity is −r(W − W*) with the same r at W(0) and at two generic random weights
+    (GD can be momentarily straight at a special W(0), e.g. W_i = I, without staying on the line).
     """
     W_star = problem.task.W_star
     if W_star.shape[0] != W_star.shape[1]:
@@ -314,13 +333,8 @@ def _check_singular_crossing(problem: Problem, rule: Any, W0: Sequence[np.ndarra
     if s1 == 0:
         return
     E0 = W_end - W_star
-    Wdot = _end_to_end_velocity(W0, V0)
-    norm_e = float(np.sum(E0 * E0))
-    if norm_e == 0.0:
-        return
-    rate = -float(np.sum(Wdot * E0)) / norm_e
-    residual = np.linalg.norm(Wdot + rate * E0)
-    if rate <= 0 or residual > STRAIGHT_PATH_RTOL * max(np.linalg.norm(Wdot), np.finfo(float).tiny):
+    rate = _straight_rate(W0, V0, W_star)
+    if rate is None:
         return
     # det(W* + x E0) = det W* · det(I + x W*⁻¹E0) vanishes at x = −1/λ for real eigenvalues λ of W*⁻¹E0;
     # x = e^{−rate·t} runs from 1 down to 0, so the first crossing is the largest root x in (0, 1).
@@ -330,12 +344,18 @@ def _check_singular_crossing(problem: Problem, rule: Any, W0: Sequence[np.ndarra
         return
     t_cross = math.log(1.0 / max(roots)) / rate
     if times[-1] >= t_cross:
+        probes = _generic_probes(rule, problem, [w.shape for w in W0], route)
+        rates = [_straight_rate(W, V, W_star) for W, V in probes]
+        if not probes or any(r is None or abs(r - rate) > 1e-6 * rate for r in rates):
+            return  # straight only at this W(0): not a straight-line rule
         name = getattr(rule, "name", type(rule).__name__)
         why = "det W(0)·det W* < 0, so" if s0 * s1 < 0 else "the segment meets det W = 0:"
-        raise fail("t", f"< {t_cross:.10g}: under rule {name!r} the end-to-end map moves on the straight line "
+        err = fail("t", f"< {t_cross:.10g}: under rule {name!r} the end-to-end map moves on the straight line "
                         f"W(t) = W* + exp(-{rate:.6g} t)(W(0) - W*) and {why} W(t) is singular "
                         f"at t = {t_cross:.10g} (singular crossing); the rule cannot be integrated through it",
                    float(times[-1]), SingularCrossing)
+        err.time = t_cross  # type: ignore[attr-defined]
+        raise err
 
 
 def _trajectory(problem: Problem, rule: Any, method: Any, times: np.ndarray, layers: tuple[np.ndarray, ...],

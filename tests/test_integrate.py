@@ -222,3 +222,19 @@ def test_high_precision_exact_ngd(rule, rate):
     with mpmath.workdps(30):
         u0 = traj.u[0, 0]
         assert abs(traj.u[0, 1] - (mpmath.mpf(1.5) - (mpmath.mpf(1.5) - u0) * mpmath.exp(-rate))) <= MP_TOL
+
+
+def test_gd_momentarily_straight_is_not_a_singular_crossing():
+    """GD from W_i = I moves along W* − W at t = 0 but leaves that line: it must integrate.
+
+    With W* = diag(1, −1) the second mode decays to 0 under GD (never crosses det W = 0),
+    while exact NGD's straight path does cross at t = ln 2.
+    """
+    import numpy as np
+    from lindyn import GD, NGD, GivenWeights, Network, Problem, SingularCrossing, Task, integrate
+    problem = Problem(Network((2, 2, 2)), Task(Sigma_yx=np.diag([1.0, -1.0])), GivenWeights((np.eye(2), np.eye(2))))
+    traj = integrate(problem, GD(), [1.0, 5.0])
+    assert np.all(np.isfinite(traj.W_end)) and traj.W_end[-1, 1, 1] > 0
+    with pytest.raises(SingularCrossing, match="singular crossing") as info:
+        integrate(problem, NGD(), [5.0])
+    assert abs(info.value.time - np.log(2.0)) < 1e-12
