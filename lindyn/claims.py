@@ -22,7 +22,6 @@ import importlib
 import importlib.util
 import inspect
 import math
-import re
 import time
 from dataclasses import dataclass, field, replace
 from fractions import Fraction

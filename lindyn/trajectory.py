@@ -286,6 +286,7 @@ class Trajectory:
                 x = integrate_reduced(xdot, x0, ts, tau=p["tau"])
                 u = np.asarray(fns["u_of_x" + key](x, *extra, *qv), dtype=float) * np.ones_like(x)
             w0 = lam_m * u0_m / s_m
+            u = np.where(ts == 0.0, u0_m, u)          # exact at t = 0 (no w ↔ u rounding)
             out[m] = monotone(u, increasing=w0 <= 1.0)
         if order is None:
             res = out

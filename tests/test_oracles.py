@@ -145,3 +145,16 @@ def test_mpmath_unbalanced_against_taylor_integration_of_the_gains():
         u_closed = f_mp(mpmath.mpf(1), s=1, gains=[mpmath.mpf(g) for g in gains], dps=30)
         y = integrate_mp(rhs, gains, [1], dps=30)[0]
         assert abs(u_closed - y[0] * y[1] * y[2]) < MP30_ATOL
+
+
+@pytest.mark.parametrize("family", [NGD, BlockNGD], ids=["ngd", "block"])
+@pytest.mark.parametrize("L", [2, 3])
+def test_symbolic_q_unbalanced_matches_rational_q(family, L):
+    """One fact two ways: the symbolic-q unbalanced mode at q = 1/2 equals the q = 1/2 derivation."""
+    q = sympy.Symbol("q", positive=True)
+    gains = [0.3, 0.5, 0.7][:L]
+    a = derive(family(q=q), L, gains="unbalanced")
+    b = derive(family(q=Fraction(1, 2)), L, gains="unbalanced")
+    t = [0.3, 1.0, 4.0]
+    assert np.max(np.abs(a.evaluate(t, s=[1.2, 0.1], gains=gains, q=0.5)
+                         - b.evaluate(t, s=[1.2, 0.1], gains=gains))) <= 1e-12

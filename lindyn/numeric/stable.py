@@ -190,8 +190,10 @@ def integrate_reduced(xdot: Callable[[float], float], x0: float, t: ArrayLike, t
             return abs(F(y[0])) - 1e-15 * (1.0 + abs(y[0])) * slope
 
         converged.terminal = True  # type: ignore[attr-defined]
-        sol = solve_ivp(lambda _t, y: [F(y[0])], (0.0, ts[-1]), [np.log(x0)], method="DOP853",
-                        rtol=rtol, atol=rtol * 1e-3, dense_output=True, events=converged)
+        # trial steps far past a stiff fixed point may overflow; DOP853 rejects them (not an error)
+        with np.errstate(all="ignore"):
+            sol = solve_ivp(lambda _t, y: [F(y[0])], (0.0, ts[-1]), [np.log(x0)], method="DOP853",
+                            rtol=rtol, atol=rtol * 1e-3, dense_output=True, events=converged)
         if sol.status < 0:
             raise RuntimeError(sol.message)
         t_end = sol.t[-1]
