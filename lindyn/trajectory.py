@@ -407,6 +407,13 @@ class Trajectory:
             xt = integrate_mode_mp(lambda x: xd(x, *extra, *qv), x0, [tt], tau=sub[sym.tau], dps=dps)[0]
             return +uo(xt, *extra, *qv)
 
+    def _repr_latex_(self) -> str:
+        """Rendered math in Jupyter: the mode ODE and its solution (``$$ ... $$`` display blocks)."""
+        from .latex import trajectory_latex
+        body = trajectory_latex(self).replace("\\begin{equation}", "$$").replace("\\end{equation}", "$$")
+        body = body.replace("\\begin{equation*}", "$$").replace("\\end{equation*}", "$$")
+        return "\n".join(line for line in body.splitlines() if not line.lstrip().startswith(("%", "\\label")))
+
     def latex(self) -> str:
         """LaTeX equation environments: the mode ODE, the solution, the conserved quantities.
 
@@ -419,7 +426,8 @@ class Trajectory:
         return trajectory_latex(self)
 
 
-_MP_CACHE: dict[tuple[int, str, tuple[Any, ...]], Callable[..., Any]] = {}
+#: mpmath evaluators by (id(traj), name, args); the value keeps `traj` alive, so its id is not reused.
+_MP_CACHE: dict[tuple[int, str, tuple[Any, ...]], tuple[Any, Callable[..., Any]]] = {}
 
 
 def _mp(x: Any) -> Any:
@@ -432,10 +440,10 @@ def _mp(x: Any) -> Any:
 
 def _mp_fn(traj: Trajectory, name: str, args: tuple[Any, ...], expr: Any = None) -> Callable[..., Any]:
     key = (id(traj), name, args)
-    if key not in _MP_CACHE:
+    if key not in _MP_CACHE or _MP_CACHE[key][0] is not traj:
         e = getattr(traj, name) if expr is None else expr
-        _MP_CACHE[key] = _lambdify(args, e, backend="mpmath")
-    return _MP_CACHE[key]
+        _MP_CACHE[key] = (traj, _lambdify(args, e, backend="mpmath"))
+    return _MP_CACHE[key][1]
 
 
 def _check_rule(rule: Any) -> Any:

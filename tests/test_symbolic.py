@@ -160,3 +160,14 @@ def test_latex_fragment_compiles(tmp_path):
     r = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout[-2000:]
+
+
+def test_trajectory_renders_as_math_in_jupyter():
+    """`_repr_latex_` gives display-math blocks holding the derived ODE (same LaTeX as `latex()`)."""
+    import sympy
+    from lindyn import GD, derive
+    tr = derive(GD(), 3)
+    rendered = tr._repr_latex_()
+    assert rendered.count("$$") >= 4 and rendered.count("$$") % 2 == 0
+    assert sympy.latex(tr.ode.rhs) in rendered
+    assert "%" not in rendered.splitlines()[0]
