@@ -283,11 +283,11 @@ def _digits_text(error: float) -> str:
 
 def _tex_text(text: str) -> str:
     """Escape a plain string for LaTeX \\text{}."""
-    out = text
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
-                 ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("^", r"\^{}"), ("~", r"\~{}")):
-        out = out.replace(a, b)
-    return out
+    # One pass, so that the braces of an inserted \textbackslash{} are not escaped again; < and >
+    # are math symbols (pdflatex's default OT1 text font would print them as ¡ and ¿).
+    table = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+             "{": r"\{", "}": r"\}", "^": r"\^{}", "~": r"\~{}", "<": "$<$", ">": "$>$"}
+    return "".join(table.get(ch, ch) for ch in text)
 
 
 # --- helpers shared by the routes ----------------------------------------------------------------
