@@ -413,7 +413,7 @@ def _trajectory_values(problem: Problem, rule: Any, method: Any, times: np.ndarr
     conserved = {}
     probes = _generic_probes(rule, problem, [w.shape for w in W0], getattr(method, "fisher_route", "efficient"))
     for name, value in _candidate_invariants(floats, balance).items():
-        if all(_rate_vanishes(name, W, V) for W, V in probes):
+        if probes and all(_rate_vanishes(name, W, V) for W, V in probes):  # no probes: claim nothing
             conserved[name] = value
     return NumericTrajectory(problem=problem, rule=rule, method=method, t=np.asarray(times, dtype=float),
                              W=tuple(layers), W_end=W_end, loss=loss, u=u, leakage=leakage, balance=balance,
