@@ -40,7 +40,6 @@ def test_derived_quantities_have_zero_time_derivative(name, r, q, L):
         assert abs(sympy.N(dC.subs(point), 40)) < 1e-35
 
 
-@pytest.mark.skipif(not hasattr(lindyn, "integrate"), reason="lindyn.integrate not available yet")
 @pytest.mark.parametrize("name,r", [("gd", GD()), ("ngd", NGD(q=Fraction(1, 2))), ("block", BlockNGD(q=Fraction(1, 2))),
                                     ("bernacchia", bernacchia())])
 def test_conserved_along_full_matrix_integration(name, r):

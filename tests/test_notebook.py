@@ -1,10 +1,8 @@
 """The example notebook in derivations/ runs from top to bottom headlessly (nbclient)."""
 import pathlib
 
-import pytest
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
+import nbclient  # from the `test` extra: a missing package is a failure, not a skip
+import nbformat
 
 NOTEBOOK = pathlib.Path(__file__).resolve().parents[1] / "derivations" / "example.ipynb"
 

@@ -12,11 +12,7 @@ import pytest
 
 from conftest import DERIVED_VS_MATRIX_ATOL, MATRIX_ATOL, MATRIX_RTOL
 
-lindyn = pytest.importorskip("lindyn")
-if not hasattr(lindyn, "integrate"):  # pragma: no cover - until the foundation lands
-    pytest.skip("lindyn.integrate not available yet", allow_module_level=True)
-
-from lindyn import GD, NGD, BlockNGD, Flow, aligned_problem, bernacchia, derive, integrate, kfac  # noqa: E402
+from lindyn import GD, NGD, BlockNGD, Flow, aligned_problem, bernacchia, derive, integrate, kfac
 
 QS = [Fraction(1, 4), Fraction(1, 2), Fraction(3, 4), 1]
 RULES = ([("gd", GD())] + [(f"ngd-{q}", NGD(q=q)) for q in QS] + [(f"block-{q}", BlockNGD(q=q)) for q in QS]

@@ -19,6 +19,51 @@ from .._chain import chain_products, squared_loss_gradients
 FisherRoute = Literal["efficient", "explicit"]
 
 
+def vec_layers(layers: Sequence[Any]) -> np.ndarray:
+    """θ = (vec W_1, …, vec W_L): the column-major vec of each layer, concatenated.
+
+    Works on float arrays and on object arrays of `mpmath.mpf` (the dtype is kept).
+
+    Args:
+        layers: W_1..W_L, each a 2-D array (n_i, n_{i-1}).
+
+    Returns:
+        A 1-D array of length P = Σ_i n_i n_{i-1}.
+
+    >>> import numpy as np
+    >>> vec_layers([np.array([[1, 2], [3, 4]]), np.array([[5, 6]])])
+    array([1, 3, 2, 4, 5, 6])
+    """
+    return np.concatenate([np.asarray(x).reshape(-1, order="F") for x in layers])
+
+
+def unvec_layers(v: Any, shapes: Sequence[tuple[int, int]]) -> tuple[np.ndarray, ...]:
+    """Inverse of `vec_layers`; a batch of vectors (..., P) gives layers of shape (..., n_i, n_{i-1}).
+
+    Args:
+        v: θ of shape (P,) or a batch (..., P), e.g. (T, P) for T times.
+        shapes: shape (n_i, n_{i-1}) of each W_i, with Σ_i n_i n_{i-1} = P.
+
+    Returns:
+        One array per layer (views into `v` where numpy allows).
+
+    >>> import numpy as np
+    >>> W = unvec_layers(np.array([1, 3, 2, 4, 5, 6]), [(2, 2), (1, 2)])
+    >>> [w.tolist() for w in W]
+    [[[1, 2], [3, 4]], [[5, 6]]]
+    >>> unvec_layers(np.stack([np.arange(6), 10 + np.arange(6)]), [(2, 2), (1, 2)])[1].tolist()
+    [[[4, 5]], [[14, 15]]]
+    """
+    v = np.asarray(v)
+    out, start = [], 0
+    for m, n in shapes:
+        block = v[..., start:start + m * n]
+        # column-major vec: the last axis runs down the columns, so reshape to (n, m) and transpose
+        out.append(block.reshape(v.shape[:-1] + (n, m)).swapaxes(-1, -2))
+        start += m * n
+    return tuple(out)
+
+
 def _as_float(q: Any) -> float:
     return float(Fraction(q)) if isinstance(q, (int, Fraction)) else float(q)
 
@@ -143,14 +188,9 @@ class MatrixGeometry:
         return J.T @ D @ J
 
     def vec(self, layers: Sequence[Any]) -> np.ndarray:
-        """θ = (vec W_1, …, vec W_L), column-major."""
-        return np.concatenate([np.asarray(x).reshape(-1, order="F") for x in layers])
+        """θ = (vec W_1, …, vec W_L), column-major (`vec_layers`)."""
+        return vec_layers(layers)
 
     def unvec(self, v: Any) -> tuple[np.ndarray, ...]:
-        """Inverse of `vec`."""
-        out, start = [], 0
-        for shape in self.shapes:
-            size = shape[0] * shape[1]
-            out.append(np.asarray(v[start:start + size]).reshape(shape, order="F"))
-            start += size
-        return tuple(out)
+        """Inverse of `vec` (`unvec_layers` at this network's shapes)."""
+        return unvec_layers(v, self.shapes)
