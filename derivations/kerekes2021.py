@@ -35,9 +35,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from lindyn import (arora_singular_value_check, function_space_trajectory, low_rank_problem,  # noqa: E402
-                    max_margin_direction, run_classifier, run_completion, run_tanh, separable_data, tanh_task)
-from lindyn.symbolic.function_space import derive_reduction  # noqa: E402
+from lindyn import (arora_singular_value_check, derive_reduction, function_space_trajectory,  # noqa: E402
+                    low_rank_problem, max_margin_direction, run_classifier, run_completion, run_tanh, separable_data,
+                    tanh_task)
 
 #: Figure size in inches and resolution.
 FIGSIZE, DPI = (12.0, 6.5), 110

@@ -39,7 +39,8 @@ from .verify import Verification, verify  # noqa: E402
 
 __all__ += ["verify", "Verification", "Claim", "ClaimResult", "all_claims", "get_claim", "write_report"]
 # === Kerekes et al. 2021 (function space, classification, completion): names added below
-from .function_space import FunctionSpaceTrajectory, function_space_trajectory, kerekes_claims  # noqa: E402
+from .function_space import (FunctionSpaceTrajectory, ReductionCheck, derive_reduction,  # noqa: E402
+                             function_space_trajectory, kerekes_claims)
 from .numeric.classification import equal_margin_direction, max_margin_direction, run_classifier, separable_data  # noqa: E402
 from .numeric.completion import (arora_singular_value_check, effective_rank, low_rank_problem, run_completion,  # noqa: E402
                                  singular_crossing)
@@ -47,7 +48,7 @@ from .numeric.losses import CompletionLoss, LogisticLoss, LossGeometry, SquaredL
 from .numeric.overparam import run_tanh, tanh_task  # noqa: E402
 
 __all__ += [
-    "FunctionSpaceTrajectory", "function_space_trajectory", "kerekes_claims",
+    "FunctionSpaceTrajectory", "function_space_trajectory", "kerekes_claims", "derive_reduction", "ReductionCheck",
     "SquaredLoss", "LogisticLoss", "CompletionLoss", "LossGeometry", "integrate_loss",
     "max_margin_direction", "equal_margin_direction", "separable_data", "run_classifier",
     "low_rank_problem", "run_completion", "effective_rank", "singular_crossing", "arora_singular_value_check",

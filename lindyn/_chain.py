@@ -27,6 +27,41 @@ def chain_products(W: Sequence[Any], eye: Callable[[int], Any]) -> tuple[tuple[A
     return tuple(A), tuple(B), end
 
 
+def end_to_end(W: Sequence[Any]) -> Any:
+    """W = W_L⋯W_1, the end-to-end map; stacked layers (..., n_i, n_{i-1}) give a stack of maps.
+
+    Args:
+        W: layer weights W_1..W_L (L >= 1); W_i has shape (n_i, n_{i-1}).
+
+    >>> import numpy as np
+    >>> end_to_end([np.array([[1.0, 2.0]]), np.array([[3.0], [4.0]])]).tolist()
+    [[3.0, 6.0], [4.0, 8.0]]
+    """
+    out = W[0]
+    for w in W[1:]:
+        out = w @ out
+    return out
+
+
+def end_to_end_velocity(A: Sequence[Any], B: Sequence[Any], V: Sequence[Any]) -> Any:
+    """dW/dt = Σ_i B_i (dW_i/dt) A_i for W = W_L⋯W_1 (product rule; the Jacobian J applied to V).
+
+    Args:
+        A, B: A_i = W_{i-1}⋯W_1 and B_i = W_L⋯W_{i+1}, as from `chain_products`.
+        V: layer velocities V_i = dW_i/dt, V_i shaped like W_i.
+
+    >>> import numpy as np
+    >>> W = [np.array([[2.0]]), np.array([[3.0]])]
+    >>> A, B, _ = chain_products(W, np.eye)
+    >>> end_to_end_velocity(A, B, [np.array([[1.0]]), np.array([[1.0]])]).tolist()   # 3·1 + 1·2
+    [[5.0]]
+    """
+    total = B[0] @ V[0] @ A[0]
+    for i in range(1, len(V)):
+        total = total + B[i] @ V[i] @ A[i]
+    return total
+
+
 def squared_loss_gradients(A: Sequence[Any], B: Sequence[Any], W_end: Any, Sigma: Any, Sigma_yx: Any) -> tuple[Any, ...]:
     """∂ℓ/∂W_i = B_iᵀ (WΣ − Σ_yx) A_iᵀ for ℓ = ½ tr[(W − W*)Σ(W − W*)ᵀ] (Saxe et al. 2014 Eq. 6)."""
     residual = W_end @ Sigma - Sigma_yx

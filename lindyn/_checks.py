@@ -10,6 +10,15 @@ from fractions import Fraction
 from typing import Any, Iterable
 
 
+#: Largest depth L accepted by `derive`, `aligned_problem` and the command line: the symbolic
+#: derivation grows with L (NGD q = 1/2 takes ~12 s at L = 100 and ~60 s at L = 200), and a
+#: depth like 10**6 would never finish.
+MAX_DEPTH = 100
+
+#: Largest number of decimal digits of the mpmath routes (`HighPrecision`, `Trajectory.lambdify("mpmath")`).
+MAX_DPS = 200
+
+
 class LindynError(ValueError):
     """Bad input: the message names the argument and its allowed range."""
 
@@ -82,6 +91,7 @@ def check_exponent(q: object, name: str = "q") -> Any:
     expression (a symbol derives the whole family). Floats are refused: q enters exponents of
     the derived formulas, where 0.5 and 1/2 give different expressions.
     """
+    given = q
     if isinstance(q, str):
         try:
             q = Fraction(q.strip())
@@ -91,14 +101,22 @@ def check_exponent(q: object, name: str = "q") -> Any:
         raise fail(name, "exact (int, Fraction or sympy expression, e.g. Fraction(1, 2)), not a float", q)
     if isinstance(q, int):
         q = Fraction(q)
+    if hasattr(q, "dtype") and hasattr(q, "item") and not _is_symbolic(q):   # numpy scalar
+        kind = getattr(q.dtype, "kind", "")
+        if kind in "iu":
+            q = Fraction(int(q.item()))
+        elif kind == "f":
+            raise fail(name, "exact (int, Fraction or sympy expression, e.g. Fraction(1, 2)), not a float", given)
     if isinstance(q, Fraction):
         if not 0 <= q <= 1:
-            raise fail(name, "in [0, 1]", q)
+            raise fail(name, "in [0, 1]", given)
         return q.numerator if q.denominator == 1 else q
     if _is_symbolic(q):
         if getattr(q, "is_number", False):
             if getattr(q, "is_Float", False) or any(getattr(a, "is_Float", False) for a in q.atoms()):
                 raise fail(name, "exact, not a floating-point sympy number", q)
+            if getattr(q, "is_extended_real", None) is not True or getattr(q, "is_finite", None) is not True:
+                raise fail(name, "a real exact number in [0, 1]", q)
             if not (0 <= q <= 1):
                 raise fail(name, "in [0, 1]", q)
         return q

@@ -31,6 +31,7 @@ import mpmath
 import numpy as np
 import sympy
 
+from ._chain import chain_products
 from ._checks import LindynError, SingularCrossing, fail
 from .integrate import Flow, integrate
 from .numeric.matrix_ode import velocity_field
@@ -736,25 +737,9 @@ def exponential_claim(name: str, rules: Sequence[tuple[Any, Callable[[int], int]
 
 # --- the generalized inverse and the bottleneck --------------------------------------------------
 
-def _chain(W: Sequence[Any], eye: Callable[[int], Any]) -> tuple[list[Any], list[Any]]:
-    """A_i = W_{i-1}⋯W_1 and B_i = W_L⋯W_{i+1} for any matrix type with `@`."""
-    L = len(W)
-    A, B = [], []
-    for i in range(L):
-        a = eye(W[0].shape[1])
-        for k in range(i):
-            a = W[k] @ a
-        b = eye(W[-1].shape[0])
-        for k in range(L - 1, i, -1):
-            b = b @ W[k]
-        A.append(a)
-        B.append(b)
-    return A, B
-
-
 def _fisher_gap_numpy(W: Sequence[np.ndarray], S: np.ndarray) -> float:
     """‖FGF − F‖/‖F‖ for G = blockdiag(F_ii⁺)/L, F from its definition J = [A_iᵀ ⊗ B_i] (THEORY §0)."""
-    A, B = _chain(W, np.eye)
+    A, B, _ = chain_products(W, np.eye)
     J = np.hstack([np.kron(a.T, b) for a, b in zip(A, B)])
     F = J.T @ np.kron(S, np.eye(W[-1].shape[0])) @ J
     blocks = [np.kron(np.linalg.pinv(a @ S @ a.T), np.linalg.pinv(b.T @ b)) for a, b in zip(A, B)]
@@ -770,7 +755,7 @@ def _fisher_gap_numpy(W: Sequence[np.ndarray], S: np.ndarray) -> float:
 def _fisher_gap_sympy(W: Sequence[sympy.Matrix], S: sympy.Matrix) -> sympy.Expr:
     """The same gap in exact rational arithmetic (pseudo-inverse of a Kronecker product = product of pinvs)."""
     from sympy.physics.quantum import TensorProduct
-    A, B = _chain(W, sympy.eye)
+    A, B, _ = chain_products(W, sympy.eye)
     J = sympy.Matrix.hstack(*[TensorProduct(a.T, b) for a, b in zip(A, B)])
     F = J.T * TensorProduct(S, sympy.eye(W[-1].shape[0])) * J
     G = sympy.diag(*[TensorProduct((a * S * a.T).pinv(), (b.T * b).pinv()) for a, b in zip(A, B)]) / len(W)

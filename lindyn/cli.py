@@ -8,13 +8,41 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
-from ._checks import LindynError, check_exponent, fail
+from ._checks import MAX_DEPTH, LindynError, check_exponent, check_int, fail
 from .rules import RULE_NAMES
 
 COMMANDS = ("integrate", "trajectory", "learning_time", "verify")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one line on stderr (exit status 2), like ours."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print "<prog>: error: <message>" (no usage block) and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+#: A value that starts with "-" but is a number list ("-0.1,0.2", "-.5"): argparse would take it
+#: for an option, so `main` joins it to its option as "--gains=-0.1,0.2".
+_NEGATIVE_VALUE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    k = 0
+    while k < len(argv):
+        a = argv[k]
+        if a.startswith("--") and "=" not in a and k + 1 < len(argv) and _NEGATIVE_VALUE.match(argv[k + 1]):
+            out.append(f"{a}={argv[k + 1]}")
+            k += 2
+            continue
+        out.append(a)
+        k += 1
+    return out
 
 
 def parse_floats(text: str, name: str) -> list[float]:
@@ -28,21 +56,37 @@ def parse_floats(text: str, name: str) -> list[float]:
     return values
 
 
-def add_problem_arguments(parser: argparse.ArgumentParser, *, times: bool = True) -> None:
-    """Add the options that define an aligned mode problem (shared by every subcommand)."""
+def add_problem_arguments(parser: argparse.ArgumentParser, *, times: bool = True, derived: bool = True) -> None:
+    """Add the options that define an aligned mode problem (shared by every subcommand).
+
+    `derived` (trajectory, learning-time): the closed forms need s, u0 and gains > 0; without it
+    (integrate) s >= 0 and any finite u0 or gains are allowed (a negative value flips the first layer's
+    sign, 0 starts at the saddle and stays there).
+    """
+    if derived:
+        s_help, u0_help = "> 0", "> 0"
+        gains_help = "> 0"
+    else:
+        s_help, u0_help = ">= 0", "any finite value (negative: sign on the first layer; 0: stays at the saddle)"
+        gains_help = "finite"
     parser.add_argument("--rule", required=True, choices=RULE_NAMES,
                         help="learning rule: gd, ngd (full Fisher, power q), blockdiag (block NGD, power q), "
                              "kfac (= blockdiag q=1), bernacchia (per-layer NG: blockdiag q=1 scaled by 1/L)")
-    parser.add_argument("--q", default="1", help="exact curvature power in [0, 1], e.g. 1/2 (default 1)")
-    parser.add_argument("--depth", required=True, help="number of weight matrices L >= 1")
-    parser.add_argument("--s", required=True, help="singular values of Σ_yx, one per mode: S1,S2,...")
+    parser.add_argument("--q", default="1",
+                        help="exact curvature power in [0, 1]: a fraction such as 1/2, or a decimal such as 0.5, "
+                             "which is read exactly (0.5 = 1/2, 0.1 = 1/10) (default 1)")
+    parser.add_argument("--depth", required=True, help=f"number of weight matrices, 1 <= L <= {MAX_DEPTH}")
+    parser.add_argument("--s", required=True, help=f"singular values of Σ_yx, one per mode: S1,S2,... (each {s_help})")
     init = parser.add_mutually_exclusive_group(required=True)
-    init.add_argument("--u0", help="initial mode strength (balanced: each layer gain U0^(1/L)); one or one per mode")
-    init.add_argument("--gains", help="per-layer initial gains A1,...,AL (unbalanced init), shared by all modes")
-    parser.add_argument("--lam", default="1", help="input variance along each mode (default 1); mode converges to S/LAM")
-    parser.add_argument("--tau", default="1", help="time constant τ = 1/η (default 1)")
+    init.add_argument("--u0", help="initial mode strength (balanced: each layer gain U0^(1/L)); one or one per mode; "
+                                   f"each {u0_help}")
+    init.add_argument("--gains", help=f"per-layer initial gains A1,...,AL (unbalanced init), shared by all modes; "
+                                      f"each {gains_help}")
+    parser.add_argument("--lam", default="1",
+                        help="input variance along each mode, > 0: one or one per mode (default 1); mode converges to S/LAM")
+    parser.add_argument("--tau", default="1", help="time constant τ = 1/η > 0, one value (default 1)")
     if times:
-        parser.add_argument("--t", required=True, help="times T1,T2,... (>= 0, increasing)")
+        parser.add_argument("--t", required=True, help="times T1,T2,... (finite, >= 0, increasing)")
 
 
 def problem_arguments(args: argparse.Namespace) -> dict[str, Any]:
@@ -53,9 +97,11 @@ def problem_arguments(args: argparse.Namespace) -> dict[str, Any]:
     try:
         depth = int(args.depth)
     except ValueError:
-        raise fail("depth", "an integer >= 1", args.depth) from None
-    if depth < 1:
-        raise fail("depth", "an integer >= 1", depth)
+        raise fail("depth", f"an integer in [1, {MAX_DEPTH}]", args.depth) from None
+    check_int(depth, "depth", minimum=1, maximum=MAX_DEPTH)
+    tau = parse_floats(args.tau, "tau")
+    if len(tau) != 1:
+        raise fail("tau", "one number > 0", args.tau)
     out: dict[str, Any] = {
         "rule_name": args.rule,
         "q": check_exponent(args.q, "q"),
@@ -64,7 +110,7 @@ def problem_arguments(args: argparse.Namespace) -> dict[str, Any]:
         "u0": parse_floats(args.u0, "u0") if args.u0 is not None else None,
         "gains": parse_floats(args.gains, "gains") if args.gains is not None else None,
         "lam": parse_floats(args.lam, "lam"),
-        "tau": parse_floats(args.tau, "tau")[0],
+        "tau": tau[0],
     }
     if out["gains"] is not None and len(out["gains"]) != depth:
         raise fail("gains", f"{depth} comma-separated gains (one per layer)", args.gains)
@@ -76,7 +122,7 @@ def problem_arguments(args: argparse.Namespace) -> dict[str, Any]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every available subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="lindyn",
         description="Exact learning dynamics of deep linear networks: derive, integrate, verify.",
     )
@@ -94,12 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (2 on bad input, with one line on stderr)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     known = set(parser._subparsers._group_actions[0].choices) if parser._subparsers else set()  # type: ignore[union-attr]
     if (not argv or argv[0] not in known | {"-h", "--help"}) and "verify" in known:
         argv.insert(0, "verify")  # `python -m lindyn [--json ...]` runs the verification report
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:   # --help (0) or a usage error (2, one line already printed)
+        return done.code if isinstance(done.code, int) else 2
     if not getattr(args, "command", None):
         parser.print_help()
         return 2

@@ -15,7 +15,8 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from ._checks import check_int, check_real, fail
+from ._chain import end_to_end
+from ._checks import MAX_DEPTH, check_int, check_real, fail
 
 __all__ = [
     "Network", "Task", "Init", "Aligned", "LambdaBalanced", "SmallRandom", "RandomOrthogonal",
@@ -23,16 +24,39 @@ __all__ = [
 ]
 
 
+#: Largest hidden width of `aligned_problem`: its random orthogonal bases are dense N x N
+#: matrices (N = 10**8 would ask numpy for petabytes).
+MAX_WIDTH = 2048
+
+
 def _finite_array(x: Any, name: str, ndim: int) -> np.ndarray:
     try:
+        if np.iscomplexobj(x):
+            raise fail(name, f"a real {ndim}-d array", "a complex array")
         arr = np.array(x, dtype=float)
     except (TypeError, ValueError):
         raise fail(name, f"a real {ndim}-d array", x) from None
     if arr.ndim != ndim:
         raise fail(name, f"a {ndim}-d array", f"array of shape {arr.shape}")
+    if arr.size == 0:
+        raise fail(name, "a non-empty array", f"array of shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise fail(name, "finite (no NaN or inf)", f"array with {int(np.sum(~np.isfinite(arr)))} non-finite entries")
     return arr
+
+
+def _per_mode(x: Any, name: str, m: int) -> np.ndarray:
+    """One finite value, or one per mode (m), as a float array of shape (m,)."""
+    arr = _finite_array(np.ravel(x) if np.ndim(x) == 0 else x, name, 1) if not isinstance(x, str) else None
+    if arr is None:
+        raise fail(name, f"a number or {m} numbers (one per mode)", x)
+    if arr.shape[0] not in (1, m):
+        raise fail(name, f"one value or one per mode ({m})", f"{arr.shape[0]} values")
+    return np.broadcast_to(arr, (m,)).copy()
+
+
+def _check_seed(seed: Any, name: str = "seed") -> int:
+    return check_int(int(seed) if isinstance(seed, np.integer) else seed, name, minimum=0)
 
 
 def random_orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -162,7 +186,12 @@ class Aligned:
         U, _, Vt = np.linalg.svd(task.Sigma_yx)
         U = U if self.U is None else _finite_array(self.U, "U", 2)
         V = Vt.T if self.V is None else _finite_array(self.V, "V", 2)
-        rng = np.random.default_rng(self.seed)
+        n0, nL = network.widths[0], network.widths[-1]
+        if U.shape != (nL, nL):
+            raise fail("U", f"an orthogonal matrix of shape ({nL}, {nL}) (output width)", f"shape {U.shape}")
+        if V.shape != (n0, n0):
+            raise fail("V", f"an orthogonal matrix of shape ({n0}, {n0}) (input width)", f"shape {V.shape}")
+        rng = np.random.default_rng(_check_seed(self.seed))
         return tuple([V] + [random_orthogonal(n, rng) for n in network.widths[1:-1]] + [U])
 
     def weights(self, network: Network, task: Task) -> tuple[np.ndarray, ...]:
@@ -207,7 +236,7 @@ class LambdaBalanced:
         n0, h, n2 = network.widths
         if n2 < h:
             raise fail("widths", "output width >= hidden width for a λ-balanced init", network.widths)
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(_check_seed(self.seed))
         W1 = scale * rng.normal(size=(h, n0))
         M = W1 @ W1.T + lam * np.eye(h)
         ev, Q = np.linalg.eigh(M)
@@ -228,7 +257,7 @@ class SmallRandom:
     def weights(self, network: Network, task: Task) -> tuple[np.ndarray, ...]:
         """W_i ~ scale · N(0, 1) entrywise."""
         scale = check_real(self.scale, "scale", nonnegative=True)
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(_check_seed(self.seed))
         return tuple(scale * rng.normal(size=s) for s in network.shapes)
 
 
@@ -242,7 +271,7 @@ class RandomOrthogonal:
     def weights(self, network: Network, task: Task) -> tuple[np.ndarray, ...]:
         """W_i = scale · (first columns/rows of a Haar orthogonal matrix)."""
         scale = check_real(self.scale, "scale", nonnegative=True)
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(_check_seed(self.seed))
         out = []
         for m, n in network.shapes:
             Q = random_orthogonal(max(m, n), rng)
@@ -258,6 +287,8 @@ class GivenWeights:
 
     def weights(self, network: Network, task: Task) -> tuple[np.ndarray, ...]:
         """The given arrays, checked against the network's shapes."""
+        if isinstance(self.W, (str, bytes)) or not hasattr(self.W, "__len__"):
+            raise fail("W", f"a sequence of {network.depth} weight matrices (one per layer)", self.W)
         if len(self.W) != network.depth:
             raise fail("W", f"{network.depth} weight matrices (one per layer)", f"{len(self.W)} matrices")
         out = []
@@ -287,6 +318,13 @@ class Problem:
     mode_bases: tuple[Any, Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.network, Network):
+            raise fail("network", "a lindyn.Network", self.network)
+        if not isinstance(self.task, Task):
+            raise fail("task", "a lindyn.Task", self.task)
+        if not callable(getattr(self.init, "weights", None)):
+            raise fail("init", "an initialisation with weights(network, task) (e.g. Aligned, SmallRandom, "
+                               "GivenWeights)", self.init)
         check_real(self.tau, "tau", positive=True)
         n0, nL = self.network.widths[0], self.network.widths[-1]
         if self.task.Sigma_yx.shape != (nL, n0):
@@ -307,10 +345,7 @@ class Problem:
     def mode_strengths(self, W: Sequence[np.ndarray]) -> np.ndarray:
         """u_α = (Uᵀ W_L⋯W_1 V)_αα for each mode α."""
         U, V = self.bases()
-        W_end = W[0]
-        for w in W[1:]:
-            W_end = w @ W_end
-        return np.diag(U.T @ W_end @ V).copy()
+        return np.diag(U.T @ end_to_end(W) @ V).copy()
 
 
 def aligned_problem(s: Sequence[float], depth: int, *, u0: Any = None, gains: Any = None,
@@ -321,36 +356,45 @@ def aligned_problem(s: Sequence[float], depth: int, *, u0: Any = None, gains: An
     converges to s_α/λ_α. Every layer has width `width` (default: the number of modes).
 
     Args:
-        s: singular values of Σ_yx, each finite (> 0 for a learnable mode).
-        depth: L >= 1.
+        s: singular values of Σ_yx, each finite and >= 0 (> 0 for a learnable mode).
+        depth: 1 <= L <= 100 (`lindyn._checks.MAX_DEPTH`).
         u0: initial strength per mode (scalar or one per mode; balanced: each gain u0^{1/L}).
         gains: per-layer gains a_1..a_L, shared by all modes (or an array modes x L).
         lam: input variance per mode (scalar or one per mode, > 0).
-        width: hidden width N >= number of modes.
+        width: hidden width N, number of modes <= N <= 2048 (`MAX_WIDTH`).
         tau: time constant τ > 0.
-        seed: seed of the random bases.
+        seed: seed of the random bases (integer >= 0).
     """
-    depth = check_int(depth, "depth", minimum=1)
-    s = _finite_array(np.atleast_1d(np.asarray(s, dtype=float)) if not isinstance(s, str) else s, "s", 1)
-    m = len(s)
-    if m == 0:
+    # === check arguments
+    depth = check_int(depth, "depth", minimum=1, maximum=MAX_DEPTH)
+    if s is None or isinstance(s, str):
         raise fail("s", "a non-empty list of singular values", s)
-    lam_arr = _finite_array(np.broadcast_to(np.asarray(lam, dtype=float), (m,)).copy(), "lam", 1)
+    s = _finite_array(np.ravel(s) if np.ndim(s) == 0 else s, "s", 1)
+    m = len(s)
+    if np.any(s < 0):
+        raise fail("s", "singular values >= 0", s.tolist())
+    lam_arr = _per_mode(lam, "lam", m)
     if np.any(lam_arr <= 0):
         raise fail("lam", "> 0 (input variance along each mode)", lam)
-    width = m if width is None else check_int(width, "width", minimum=m)
+    width = m if width is None else check_int(width, "width", minimum=m, maximum=max(m, MAX_WIDTH))
     if (u0 is None) == (gains is None):
         raise fail("u0", "given, or gains given instead (exactly one of u0 and gains)", u0)
+    seed = _check_seed(seed)
+    u0_arr = _per_mode(u0, "u0", m) if u0 is not None else None
+    if gains is not None:
+        if isinstance(gains, str):
+            raise fail("gains", f"{depth} gains, one per layer (or an array modes x {depth})", gains)
+        g = _finite_array(np.atleast_2d(gains) if np.ndim(gains) <= 1 else gains, "gains", 2)
+        if g.shape[1] != depth:
+            raise fail("gains", f"{depth} gains, one per layer", f"{g.shape[1]} gains")
+        if g.shape[0] not in (1, m):
+            raise fail("gains", f"one row of gains or one per mode ({m})", f"{g.shape[0]} rows")
     rng = np.random.default_rng(seed + 1000)
     U, V = random_orthogonal(m, rng), random_orthogonal(m, rng)
     task = Task(Sigma_yx=U @ np.diag(s) @ V.T, Sigma_xx=V @ np.diag(lam_arr) @ V.T)
-    if u0 is not None:
-        u0_arr = _finite_array(np.broadcast_to(np.asarray(u0, dtype=float), (m,)).copy(), "u0", 1)
+    if u0_arr is not None:
         init = Aligned.balanced(u0_arr, depth, seed=seed, U=U, V=V)
     else:
-        g = _finite_array(np.atleast_2d(np.asarray(gains, dtype=float)), "gains", 2)
-        if g.shape[1] != depth:
-            raise fail("gains", f"{depth} gains, one per layer", f"{g.shape[1]} gains")
         init = Aligned(gains=np.broadcast_to(g, (m, depth)).copy(), seed=seed, U=U, V=V)
     network = Network((m,) + (width,) * (depth - 1) + (m,))
     return Problem(network, task, init, tau=check_real(tau, "tau", positive=True), mode_bases=(U, V))

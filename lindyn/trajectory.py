@@ -23,9 +23,9 @@ import scipy.special
 import sympy
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import check_int, check_real, fail
-from .numeric.stable import (integrate_reduced, invert_time, mobius_power, monotone, newton_refine_mp,
-                             reduced_time)
+from ._checks import MAX_DEPTH, MAX_DPS, check_int, check_real, fail
+from .numeric.stable import (MONOTONE_RTOL, QUADRATURE_MONOTONE_RTOL, bisect_time_mp, hyp2f1_1b, integrate_reduced,
+                             invert_time, mobius_power, monotone, newton_refine_mp, reduced_time)
 from .symbolic.invariants import conserved_quantities
 from .symbolic.modes import ModeSymbols, _balanced, mode_symbols
 from .symbolic.solve import V, W, W0, Solution, solve_balanced, solve_unbalanced
@@ -37,6 +37,7 @@ Form = Literal["explicit", "implicit", "quadrature"]
 
 _X = sympy.Symbol("x", positive=True)
 _HYP = sympy.Function("hyp2f1")
+_HYP1B = sympy.Function("hyp2f1_1b")
 
 
 def _root(k: int) -> Callable[[Any], Any]:
@@ -50,6 +51,37 @@ def _root(k: int) -> Callable[[Any], Any]:
     return lambda w: np.power(w, 1.0 / k)
 
 
+def _floats(x: Any, name: str, allowed: str) -> np.ndarray:
+    """`x` as a float array, or a `LindynError` naming `name` (no ValueError from numpy)."""
+    if x is None or isinstance(x, (str, bytes)):
+        raise fail(name, allowed, x)
+    try:
+        if np.iscomplexobj(x):
+            raise fail(name, allowed, x)
+        return np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise fail(name, allowed, x) from None
+
+
+def _no_unknown(unknown: dict[str, Any], allowed: str) -> None:
+    if unknown:
+        name = sorted(unknown)[0]
+        raise fail(name, f"not a parameter here (the parameters are {allowed})", unknown[name])
+
+
+_EVAL_PARAMS = "s, u0, gains, tau, lam, q"
+
+
+def _decimal(x: Any, name: str) -> Any:
+    """A decimal string (accepted exactly by the mpmath evaluator) as a float, for checking only."""
+    if not isinstance(x, str):
+        return x
+    try:
+        return float(x)
+    except ValueError:
+        raise fail(name, "a number (or a decimal string)", x) from None
+
+
 def _numpy_hyp2f1(a: Any, b: Any, c: Any, z: Any) -> Any:
     return scipy.special.hyp2f1(a, b, c, z)
 
@@ -58,17 +90,37 @@ def _mp_hyp2f1(a: Any, b: Any, c: Any, z: Any) -> Any:
     return mpmath.hyp2f1(a, b, c, z)
 
 
+def _mp_hyp2f1_1b(b: Any, z: Any) -> Any:
+    return mpmath.hyp2f1(1, b, b + 1, z)
+
+
+def _mp_boxcox(x: Any, a: Any) -> Any:
+    return mpmath.log(x) if a == 0 else mpmath.powm1(x, a) / a
+
+
 def _prepare(expr: sympy.Expr) -> sympy.Expr:
-    """Replace sympy's hyper([a, b], [c], z) by a plain hyp2f1(a, b, c, z) that lambdify can map."""
-    return expr.replace(lambda e: isinstance(e, sympy.hyper),
-                        lambda e: _HYP(*e.ap, *e.bq, e.argument))
+    """Replace sympy's hyper([a, b], [c], z) by a plain function of its parameters that lambdify maps.
+
+    ₂F₁(1, b; 1 + b; z) (the G of a symbolic g) becomes hyp2f1_1b(b, z): c = a + b must hold exactly,
+    which separately rounded float parameters would break (scipy is then wrong near z = 1).
+    """
+    def plain(e: sympy.hyper) -> sympy.Expr:
+        (a, b), (c,) = e.ap, e.bq
+        if a == 1 and sympy.expand(c - b) == 1:
+            return _HYP1B(b, e.argument)
+        if b == 1 and sympy.expand(c - a) == 1:
+            return _HYP1B(a, e.argument)
+        return _HYP(a, b, c, e.argument)
+    return expr.replace(lambda e: isinstance(e, sympy.hyper) and len(e.ap) == 2 and len(e.bq) == 1, plain)
 
 
 def _lambdify(args: Any, expr: sympy.Expr, backend: str = "numpy") -> Callable[..., Any]:
     expr = _prepare(sympy.sympify(expr))
     if backend == "numpy":
-        return sympy.lambdify(args, expr, modules=[{"hyp2f1": _numpy_hyp2f1}, "numpy"], cse=True)
-    return sympy.lambdify(args, expr, modules=[{"hyp2f1": _mp_hyp2f1}, "mpmath"])
+        fns = {"hyp2f1": _numpy_hyp2f1, "hyp2f1_1b": hyp2f1_1b, "boxcox": scipy.special.boxcox}
+        return sympy.lambdify(args, expr, modules=[fns, "numpy"], cse=True)
+    fns = {"hyp2f1": _mp_hyp2f1, "hyp2f1_1b": _mp_hyp2f1_1b, "boxcox": _mp_boxcox}
+    return sympy.lambdify(args, expr, modules=[fns, "mpmath"])
 
 
 @dataclass(frozen=True)
@@ -84,13 +136,6 @@ class ModeProblem:
     depth: int
     gains: Gains = "balanced"
     lam: Any = 1
-
-
-def _q_of(rule: Any) -> Any:
-    q = getattr(rule, "q", None)
-    if q is None and hasattr(rule, "rule"):
-        q = getattr(rule.rule, "q", None)
-    return q
 
 
 @dataclass(frozen=True)
@@ -124,31 +169,56 @@ class Trajectory:
 
     # ------------------------------------------------------------------ parameters
     @property
-    def q(self) -> Any:
-        """The rule's curvature power (None for GD)."""
-        return _q_of(self.rule)
+    def q(self) -> sympy.Symbol | None:
+        """The free parameter of the derived dynamics (a symbolic power q), bound by `q=`; else None."""
+        qs = self._q_symbols()
+        return qs[0] if qs else None
+
+    @cached_property
+    def _free(self) -> tuple[sympy.Symbol, ...]:
+        """Symbols of the derived expressions other than the mode's own and the solver's variables.
+
+        Read off the derivation, not the rule's attributes, so that any rule (a user rule included)
+        that carries a symbolic power is evaluated the same way.
+        """
+        sol, sym = self.solution, self.symbols
+        own = {sym.t, sym.tau, sym.s, sym.lam, sym.u, sym.u0, *sym.gains, *sym.gains0, W, W0, V, _X}
+        own |= set(sol.plan.params)
+        exprs = [sol.u, sol.t_of_u, sol.ode_rhs, sol.plan.rate, sol.plan.G, sol.plan.slope, sol.plan.G_v,
+                 sol.plan.slope_v, sol.plan.xdot, sol.plan.u_of_x, sol.plan.x0, *sol.plan.coefficients]
+        exprs += [e for pl in sol.reduced.get("plans_by_layer", ()) for e in (pl.xdot, pl.u_of_x)]
+        found: set[sympy.Symbol] = set()
+        for e in exprs:
+            if isinstance(e, sympy.Basic):
+                found |= {x for x in e.free_symbols if isinstance(x, sympy.Symbol)}
+        return tuple(sorted(found - own, key=str))
 
     def _q_symbols(self) -> tuple[sympy.Symbol, ...]:
-        q = self.q
-        return tuple(sorted(sympy.sympify(q).free_symbols, key=str)) if hasattr(q, "free_symbols") else ()
+        free = self._free
+        if len(free) > 1:
+            raise fail("rule", "a rule whose derived dynamics have at most one free parameter (bound by q=)",
+                       ", ".join(map(str, free)))
+        return free
 
     def _lam_symbol(self) -> sympy.Symbol:
         return self.symbols.lam
 
     def _params(self, s: Any, u0: Any, gains: Any, tau: Any, lam: Any, q: Any) -> dict[str, Any]:
         """Check and broadcast the numeric parameters over modes."""
-        s_arr = np.atleast_1d(np.asarray(s, dtype=float))
+        s_arr = np.atleast_1d(_floats(s, "s", "finite singular values > 0 (one per mode)"))
         if s_arr.ndim != 1 or not np.all(np.isfinite(s_arr)) or np.any(s_arr <= 0):
             raise fail("s", "finite singular values > 0 (one per mode)", s)
+        if lam is not None and np.ndim(lam) > 0 and np.size(lam) not in (1, s_arr.size):
+            raise fail("lam", f"one value or one per mode ({s_arr.size}, as s)", lam)
         if self.problem.lam == 1 or not isinstance(self.problem.lam, sympy.Symbol):
             fixed = float(self.problem.lam)
-            if lam is not None and not np.allclose(np.asarray(lam, dtype=float), fixed, rtol=0, atol=0):
+            if lam is not None and not np.allclose(_floats(lam, "lam", f"{fixed:g}"), fixed, rtol=0, atol=0):
                 raise fail("lam", f"{fixed:g} (derived with lam={self.problem.lam}; derive with "
                            "lam=sympy.Symbol('lambda') for other input variances)", lam)
             lam = fixed
         elif lam is None:
             raise fail("lam", "given: the trajectory was derived with a symbolic λ", lam)
-        lam_arr = np.asarray(lam, dtype=float)
+        lam_arr = _floats(lam, "lam", "finite input variances > 0")
         if not np.all(np.isfinite(lam_arr)) or np.any(lam_arr <= 0):
             raise fail("lam", "finite input variances > 0", lam)
         tau_v = check_real(tau, "tau", positive=True)
@@ -164,19 +234,29 @@ class Trajectory:
         if self.problem.gains == "balanced":
             if u0 is None or gains is not None:
                 raise fail("u0", "given for a balanced mode (not gains)", u0)
-            u0_arr = np.asarray(u0, dtype=float)
+            u0_arr = _floats(u0, "u0", "finite initial strengths > 0")
             if not np.all(np.isfinite(u0_arr)) or np.any(u0_arr <= 0):
                 raise fail("u0", "finite initial strengths > 0", u0)
-            s_b, lam_b, u0_b = np.broadcast_arrays(s_arr, lam_arr, u0_arr)
+            try:
+                s_b, lam_b, u0_b = np.broadcast_arrays(s_arr, lam_arr, u0_arr)
+            except ValueError:
+                raise fail("u0", f"one value or one per mode ({s_arr.size}, as s)", u0) from None
+            if s_b.ndim != 1:
+                raise fail("u0", f"one value or one per mode ({s_arr.size}, as s)", u0)
             g_b = None
         else:
             if gains is None or u0 is not None:
                 raise fail("gains", f"{self.problem.depth} per-layer gains for an unbalanced mode (not u0)", gains)
-            g_arr = np.atleast_2d(np.asarray(gains, dtype=float))
-            if g_arr.shape[-1] != self.problem.depth or not np.all(np.isfinite(g_arr)) or np.any(g_arr <= 0):
+            g_arr = np.atleast_2d(_floats(gains, "gains", f"{self.problem.depth} finite gains > 0 per mode"))
+            if g_arr.ndim != 2 or g_arr.shape[-1] != self.problem.depth or not np.all(np.isfinite(g_arr)) \
+                    or np.any(g_arr <= 0):
                 raise fail("gains", f"{self.problem.depth} finite gains > 0 per mode", gains)
-            s_b, lam_b = np.broadcast_arrays(s_arr, lam_arr)
-            g_b = np.broadcast_to(g_arr, s_b.shape + (self.problem.depth,)).astype(float)
+            try:
+                s_b, lam_b = np.broadcast_arrays(s_arr, lam_arr)
+                g_b = np.broadcast_to(g_arr, s_b.shape + (self.problem.depth,)).astype(float)
+            except ValueError:
+                raise fail("gains", f"one row of {self.problem.depth} gains, or one row per mode ({s_arr.size})",
+                           gains) from None
             u0_b = np.prod(g_b, axis=-1)
         return {"s": np.array(s_b, dtype=float), "lam": np.array(lam_b, dtype=float),
                 "u0": np.array(u0_b, dtype=float), "gains": g_b, "tau": tau_v, "q": q_v,
@@ -230,7 +310,7 @@ class Trajectory:
     # ------------------------------------------------------------------ public verbs
     def evaluate(self, t: ArrayLike, *, s: ArrayLike = 1.0, u0: ArrayLike | None = None,
                  gains: ArrayLike | None = None, tau: float = 1.0, lam: ArrayLike | None = None,
-                 q: float | None = None) -> NDArray:
+                 q: float | None = None, **unknown: Any) -> NDArray:
         """u(t) of each mode, evaluated stably (no overflow, NaN or loss of monotonicity).
 
         Explicit forms are evaluated in cancellation-free order; implicit forms t̃ = G(w) − G(w0)
@@ -253,7 +333,8 @@ class Trajectory:
         [[0.001, 1.0], [0.001, 2.0]]
         """
         # === check arguments
-        t_arr = np.asarray(t, dtype=float)
+        _no_unknown(unknown, "t, " + _EVAL_PARAMS)
+        t_arr = _floats(t, "t", "finite times >= 0")
         if not np.all(np.isfinite(t_arr)) or np.any(t_arr < 0):
             raise fail("t", "finite times >= 0", t)
         p = self._params(s, u0, gains, tau, lam, q)
@@ -271,7 +352,9 @@ class Trajectory:
             if plan.kind == "mobius":
                 w0 = lam_m * u0_m / s_m
                 P0, P1, Q0, Q1, Ps, Qs = (float(x) for x in np.ravel(fns["coef"](w0, *qv)))
-                w = mobius_power(rate * ts, P0, P1, Q0, Q1, plan.k, Ps, Qs)
+                with np.errstate(over="ignore"):   # rate·t = inf for huge t: e^{−inf} = 0, u = s/λ
+                    x = rate * ts
+                w = mobius_power(x, P0, P1, Q0, Q1, plan.k, Ps, Qs)
                 u = s_m / lam_m * w
             elif plan.kind == "inverse":
                 extra = self._mode_args(p, m)
@@ -287,7 +370,8 @@ class Trajectory:
                 u = np.asarray(fns["u_of_x" + key](x, *extra, *qv), dtype=float) * np.ones_like(x)
             w0 = lam_m * u0_m / s_m
             u = np.where(ts == 0.0, u0_m, u)          # exact at t = 0 (no w ↔ u rounding)
-            out[m] = monotone(u, increasing=w0 <= 1.0)
+            out[m] = monotone(u, increasing=w0 <= 1.0,
+                              rtol=QUADRATURE_MONOTONE_RTOL if plan.kind == "quadrature" else MONOTONE_RTOL)
         if order is None:
             res = out
         else:
@@ -298,7 +382,7 @@ class Trajectory:
 
     def learning_time(self, u_to: float, *, s: float = 1.0, u0: float | None = None,
                       gains: ArrayLike | None = None, tau: float = 1.0, lam: float | None = None,
-                      q: float | None = None) -> float:
+                      q: float | None = None, **unknown: Any) -> float:
         """Time for one mode to go from u0 to u_to: t(u_to) from the derived t(u).
 
         Args:
@@ -310,6 +394,7 @@ class Trajectory:
         9.210240366976
         """
         # === check arguments
+        _no_unknown(unknown, "u_to, " + _EVAL_PARAMS)
         p = self._params(s, u0, gains, tau, lam, q)
         if len(p["s"]) != 1:
             raise fail("s", "one singular value (learning_time is per mode)", s)
@@ -364,8 +449,17 @@ class Trajectory:
         return self._mp_evaluator
 
     def _mp_evaluator(self, t: Any, *, s: Any = 1, u0: Any = None, gains: Any = None, tau: Any = 1,
-                      lam: Any = None, q: Any = None, dps: int = 30) -> Any:
-        dps = check_int(dps, "dps", minimum=15)
+                      lam: Any = None, q: Any = None, dps: int = 30, **unknown: Any) -> Any:
+        # === check arguments (the numeric values as in `evaluate`; strings are kept exact for mpmath)
+        _no_unknown(unknown, "t, " + _EVAL_PARAMS + ", dps")
+        dps = check_int(dps, "dps", minimum=15, maximum=MP_MAX_DPS)
+        if np.ndim(t) != 0:
+            raise fail("t", "one time >= 0 (the mpmath evaluator takes scalar t)", t)
+        t_chk = float(_floats(t, "t", "a finite time >= 0"))
+        if not np.isfinite(t_chk) or t_chk < 0:
+            raise fail("t", "a finite time >= 0", t)
+        self._params(*(_decimal(x, n) for x, n in ((s, "s"), (u0, "u0"), (gains, "gains"), (tau, "tau"),
+                                                   (lam, "lam"), (q, "q"))))
         sym = self.symbols
         lam_v = self.problem.lam if (lam is None and not isinstance(self.problem.lam, sympy.Symbol)) else lam
         with mpmath.workdps(dps + 10):
@@ -390,13 +484,13 @@ class Trajectory:
                     rhs = self.solution.reduced["ode_in_u"]
                 F = _mp_fn(self, "rhs", (sym.u,) + tuple(sub), expr=rhs)
                 vals = tuple(sub.values())
-                guess = self.evaluate([float(t)], s=float(s), u0=None if gains is not None else float(u0),
-                                      gains=gains, tau=float(tau),
-                                      lam=None if not isinstance(self.problem.lam, sympy.Symbol) else float(lam),
-                                      q=None if q is None else float(q))
-                guess = float(np.ravel(guess)[0])
+                fixed = sub[sym.s] / sub[sym.lam]
+                if u0_v == fixed:
+                    return +u0_v
+                # seed by bisection on this t(u) alone (not `evaluate`), so the result is independent
+                guess = bisect_time_mp(lambda u: T(u, *vals), tt, u0_v, fixed, dps=dps)
                 return newton_refine_mp(lambda u: T(u, *vals), lambda u: sub[sym.tau] / F(u, *vals), tt, guess,
-                                        dps=dps, fixed=sub[sym.s] / sub[sym.lam], start=u0_v)
+                                        dps=dps, fixed=fixed, start=u0_v)
             from .numeric.mode_ode import integrate_mode_mp
             plan = self.solution.plan
             extra = [sub[x] for x in plan.params]
@@ -427,6 +521,9 @@ class Trajectory:
 
 
 #: mpmath evaluators by (id(traj), name, args); the value keeps `traj` alive, so its id is not reused.
+#: Largest `dps` of the mpmath evaluator (as `HighPrecision`): the work grows fast with the digits.
+MP_MAX_DPS = MAX_DPS
+
 _MP_CACHE: dict[tuple[int, str, tuple[Any, ...]], tuple[Any, Callable[..., Any]]] = {}
 
 
@@ -499,7 +596,7 @@ def derive(rule: Any, depth: int, *, gains: Gains = "balanced", lam: Any = 1) ->
 
     Args:
         rule: a learning rule (hashable object with `velocity`); q may be an exact number or a symbol.
-        depth: number of weight matrices L >= 1.
+        depth: number of weight matrices, 1 <= L <= 100 (`lindyn._checks.MAX_DEPTH`).
         gains: "balanced" (initial u0, every gain u0^{1/L}) or "unbalanced" (per-layer gains).
         lam: input variance λ: 1 (whitened, default), an exact positive number, or a sympy symbol.
 
@@ -518,7 +615,7 @@ def derive(rule: Any, depth: int, *, gains: Gains = "balanced", lam: Any = 1) ->
     """
     # === check arguments
     rule = _check_rule(rule)
-    depth = check_int(depth, "depth", minimum=1)
+    depth = check_int(depth, "depth", minimum=1, maximum=MAX_DEPTH)
     if gains not in ("balanced", "unbalanced"):
         raise fail("gains", "'balanced' or 'unbalanced'", gains)
     sym_lam = mode_symbols(depth).lam
@@ -527,10 +624,13 @@ def derive(rule: Any, depth: int, *, gains: Gains = "balanced", lam: Any = 1) ->
     else:
         if isinstance(lam, float) and not float(lam).is_integer():
             raise fail("lam", "exact (int, Fraction, sympy number or symbol), not a float", lam)
+        if lam is None or isinstance(lam, bool) or not (isinstance(lam, (int, str, sympy.Basic, np.integer))
+                                                        or hasattr(lam, "numerator") or isinstance(lam, float)):
+            raise fail("lam", "a positive exact number or a sympy symbol", lam)
         try:
             lam_key = sympy.nsimplify(lam) if not isinstance(lam, sympy.Basic) else lam
-        except (TypeError, ValueError, sympy.SympifyError):
+        except (TypeError, ValueError, AttributeError, sympy.SympifyError):
             raise fail("lam", "a positive exact number or a sympy symbol", lam) from None
-        if not (lam_key.is_number and lam_key.is_positive):
+        if not (getattr(lam_key, "is_number", False) and lam_key.is_positive and lam_key.is_finite):
             raise fail("lam", "a positive exact number or a sympy symbol", lam)
     return _derive(rule, depth, gains, lam_key)

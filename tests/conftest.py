@@ -27,6 +27,14 @@ DERIVED_VS_MATRIX_ATOL = 1e-9
 EVALUATE_RTOL = 1e-14
 #: Derived closed form evaluated in mpmath at 30 digits vs independent mpmath quadrature of the ODE.
 MP30_ATOL = 1e-25
+#: Symbolic-q (₂F₁) form evaluated at a numeric q vs the rational-q derivation (elementary logs and
+#: arctangents), relative on u and on learning times: measured <= 4e-14 (hyp2f1_1b and the Box–Cox
+#: term are accurate to a few ulp; conditioning near u* adds ~1/|1 − w|); the issue asks 1e-9.
+SYMBOLIC_Q_RTOL = 1e-9
+#: Double-precision `evaluate` of a closed form vs 30-digit tanh-sinh quadrature of the derived ODE
+#: (t_back = τ∫du/f): the u error |t_back − t|·|f(u)|/τ relative to u. Rounding of G (~1e-15 of
+#: |G| ~ 40) times dw/dt̃ <= 1 gives ~1e-14; measured <= 2.3e-14 (block q = 3/4, L = 7, k = 7).
+EVALUATE_VS_QUADRATURE_RTOL = 1e-13
 #: Double-precision formula vs published 12-13 significant-digit numbers (Saxe et al. 2014).
 PUBLISHED_RTOL = 1e-11
 # === claims / report
@@ -54,3 +62,14 @@ KEREKES_ARORA_TOL = 1e-7
 KEREKES_TANH_TOL = 1e-8
 #: max-margin direction: KKT residual of the polished dual solution (exact QP up to rounding).
 KEREKES_KKT_TOL = 1e-9
+#: NGF's cos(w, X⁺ᵀy) on separable_data(5, 10, seed=0) at t = 40: the gap closes like O(1/t²)
+#: (margins m_i = t + ln(e^{m_i(0)} + 1) + O(e^{−t}) differ by O(1) only); measured 0.99956 at L = 2.
+KEREKES_PINV_COS_MIN = 0.999
+#: "Closer to one direction than to the other" margin on the same data: cos(SVM, X⁺ᵀy) = 0.964 there,
+#: so the two directions are 0.036 apart; measured gaps: NGF 0.036 (t = 40), GD 0.063 (t = 1e4, its
+#: approach to the SVM direction is logarithmic in t).
+KEREKES_DIRECTION_GAP = 0.03
+#: Deep GD completion of a rank-1 target is low rank: effective rank exp(H(σ/Σσ)) < 1.2 means the
+#: singular values past the first carry < ~5% of Σσ (exp(H(0.95, 0.05)) = 1.22); measured 1.078 at
+#: observed error 1e-3 (rank-1 M itself: 1.0).
+KEREKES_LOW_RANK_MAX = 1.2

@@ -76,3 +76,33 @@ SAXE_T = [0.5, 1.0, 2.0]
 SAXE_U = [0.0716031774029, 0.4305879205034, 1.874841113744]        # s = 2, u0 = 0.01, L = 2
 LN9999 = 9.210240366975849                                          # s = 1, u0 = 1e-4 → 1 − 1e-4
 BALANCED_GD_TIMES = {3: 9.144747306608, 4: 15.529151651237}         # s = 1, u0 = 1e-3 → 0.5
+
+
+# === Kerekes et al. 2021 (THEORY §4): the function-space NGF solutions, typed in from the paper.
+# The package derives them (lindyn.symbolic.function_space: sympy.dsolve, then a sympy rewrite for
+# floating point); these are the only copies of the formulas and are used only as test oracles.
+def kerekes_margin_expr(t, m0):
+    """Logistic NGF margin m(t) = ln[(e^{m0} + 1)e^t − 1] as a sympy expression (Kerekes et al. 2021)."""
+    return sympy.log((sympy.exp(m0) + 1) * sympy.exp(t) - 1)
+
+
+def kerekes_margin(t, m0):
+    """m(t) = ln[(e^{m0} + 1)e^t − 1] in numpy, direct formula (broadcasts; fine for t, m0 <= ~700)."""
+    import numpy as np
+    return np.log((np.exp(np.asarray(m0, dtype=float)) + 1) * np.exp(np.asarray(t, dtype=float)) - 1)
+
+
+def kerekes_squared_expr(t, f0, y):
+    """Squared-loss NGF output f(t) = y + e^{−t}(f0 − y) as a sympy expression (Kerekes et al. 2021)."""
+    return y + sympy.exp(-t) * (f0 - y)
+
+
+def kerekes_squared(t, f0, y):
+    """f(t) = y + e^{−t}(f0 − y) in numpy (broadcasts)."""
+    import numpy as np
+    return y + np.exp(-np.asarray(t, dtype=float)) * (np.asarray(f0, dtype=float) - y)
+
+
+#: THEORY §5 item 5: logistic NGF, m0 = 0: m(1), m(5) (13 significant digits).
+KEREKES_MARGIN_T = [1.0, 5.0]
+KEREKES_MARGIN_M = [1.489880125645, 5.689772519291]

@@ -1,29 +1,28 @@
 """Kerekes, Mészáros & Huszár 2021: function-space NGF, classification, completion, tanh nets.
 
-Oracles (test-only, THEORY §4-5): logistic margins m(t) = ln[(e^{m0}+1)e^t − 1] (THEORY §5 item 5
-gives m(1) = 1.489880125645, m(5) = 5.689772519291 for m0 = 0); squared loss f = y + e^{−t}(f0 − y);
-Arora et al. 2019 σ̇_r = −L(σ_r²)^{1−1/L}⟨∇ℓ, u_r v_rᵀ⟩ (THEORY §3).
+Oracles (test-only, in tests/oracles.py; THEORY §4-5): logistic margins m(t) = ln[(e^{m0}+1)e^t − 1]
+(THEORY §5 item 5 gives m(1) = 1.489880125645, m(5) = 5.689772519291 for m0 = 0); squared loss
+f = y + e^{−t}(f0 − y); Arora et al. 2019 σ̇_r = −L(σ_r²)^{1−1/L}⟨∇ℓ, u_r v_rᵀ⟩ (THEORY §3).
+The package derives the first two (sympy.dsolve) and evaluates only what it derived.
 """
 from fractions import Fraction
 
 import numpy as np
 import pytest
 import sympy
-from conftest import (KEREKES_ARORA_TOL, KEREKES_DEPTH_TOL, KEREKES_KKT_TOL, KEREKES_MARGIN_TOL,
-                      KEREKES_NOT_RECOVERED, KEREKES_RECOVERED, KEREKES_TANH_TOL, KEREKES_UNOBSERVED_TOL)
+from conftest import (KEREKES_ARORA_TOL, KEREKES_DEPTH_TOL, KEREKES_DIRECTION_GAP, KEREKES_KKT_TOL,
+                      KEREKES_LOW_RANK_MAX, KEREKES_MARGIN_TOL, KEREKES_NOT_RECOVERED, KEREKES_PINV_COS_MIN,
+                      KEREKES_RECOVERED, KEREKES_TANH_TOL, KEREKES_UNOBSERVED_TOL)
+from oracles import (KEREKES_MARGIN_M, KEREKES_MARGIN_T, kerekes_margin, kerekes_margin_expr, kerekes_squared,
+                     kerekes_squared_expr)
 
 from lindyn import (BlockNGD, CompletionLoss, GD, LindynError, LogisticLoss, LossGeometry, NGD, SquaredLoss,
-                    arora_singular_value_check, equal_margin_direction, function_space_trajectory,
-                    integrate_loss, kerekes_claims, low_rank_problem, max_margin_direction, run_classifier,
+                    arora_singular_value_check, derive_reduction, equal_margin_direction, function_space_trajectory,
+                    integrate_loss, kerekes_claims, low_rank_problem, max_margin_direction, rule, run_classifier,
                     run_completion, run_tanh, separable_data, singular_crossing, tanh_task)
 from lindyn._chain import chain_products
 from lindyn.numeric._ops import NumpyOps
-from lindyn.numeric.classification import layer_init, logistic_margins
-from lindyn.symbolic.function_space import derive_reduction
-
-
-def margin_oracle(t, m0):
-    return sympy.log((sympy.exp(m0) + 1) * sympy.exp(t) - 1)
+from lindyn.numeric.classification import layer_init
 
 
 # --- symbolic: derived == oracle, exactly --------------------------------------------------
@@ -31,7 +30,7 @@ def margin_oracle(t, m0):
 def test_logistic_margin_derivation_is_exact():
     traj = function_space_trajectory("logistic")
     s = traj.symbols
-    assert sympy.simplify(traj.solution.rhs - margin_oracle(s["t"], s["m0"])) == 0
+    assert sympy.simplify(traj.solution.rhs - kerekes_margin_expr(s["t"], s["m0"])) == 0
     assert sympy.simplify(traj.ode.rhs - (1 + sympy.exp(-traj.ode.lhs.args[0]))) == 0
     # Bernoulli Fisher derived from the likelihood equals σ(f)σ(−f)
     f = s["f"]
@@ -41,17 +40,28 @@ def test_logistic_margin_derivation_is_exact():
 def test_squared_derivation_is_exact():
     traj = function_space_trajectory("squared")
     s = traj.symbols
-    assert sympy.simplify(traj.solution.rhs - (s["y"] + sympy.exp(-s["t"]) * (s["f0"] - s["y"]))) == 0
+    assert sympy.simplify(traj.solution.rhs - kerekes_squared_expr(s["t"], s["f0"], s["y"])) == 0
     assert traj.fisher == 1
 
 
-def test_reduction_holds_for_generic_jacobian():
+def test_reduction_holds_for_generic_jacobian():  # public name (lindyn.derive_reduction)
     assert derive_reduction(2, 3).holds
 
 
 def test_published_margin_values():
     traj = function_space_trajectory("logistic")
-    np.testing.assert_allclose(traj.evaluate([1.0, 5.0], m0=0.0), [1.489880125645, 5.689772519291], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(traj.evaluate(KEREKES_MARGIN_T, m0=0.0), KEREKES_MARGIN_M, rtol=0, atol=1e-12)
+
+
+def test_stable_form_is_the_derived_solution():
+    """What `evaluate` runs is a sympy rewrite of the dsolve result, equal to the paper's formula."""
+    traj = function_space_trajectory("logistic")
+    s = traj.symbols
+    elementary = traj.stable.rewrite(sympy.log).rewrite(sympy.exp)
+    assert sympy.simplify(elementary - kerekes_margin_expr(s["t"], s["m0"])) == 0
+    t = np.array([0.0, 0.5, 3.0])
+    m0 = np.array([-2.0, 0.0, 1.5])
+    np.testing.assert_allclose(traj.evaluate(t, m0=m0), kerekes_margin(t[:, None], m0[None, :]), rtol=1e-14, atol=0)
 
 
 def test_evaluate_is_stable_and_matches_lambdify():
@@ -82,7 +92,9 @@ def test_depth3_ngf_margins_match_closed_form():
     W0 = layer_init([4, 4, 4, 1], 0.7, seed=3)
     tr = integrate_loss(NGD(), W0, X, LogisticLoss(y), t, rtol=1e-12, atol=1e-14)
     m = tr.outputs()[:, 0, :] * y
-    assert np.max(np.abs(m - logistic_margins(t[:, None], m[0][None, :]))) <= KEREKES_MARGIN_TOL
+    assert np.max(np.abs(m - kerekes_margin(t[:, None], m[0][None, :]))) <= KEREKES_MARGIN_TOL
+    # and the library's derived solution agrees with the same integration
+    assert np.max(np.abs(m - function_space_trajectory("logistic").evaluate(t, m0=m[0]))) <= KEREKES_MARGIN_TOL
 
 
 def test_ngf_outputs_independent_of_depth_and_init_scale():
@@ -102,7 +114,7 @@ def test_ngf_outputs_independent_of_depth_and_init_scale():
             runs.append(tr.outputs()[:, 0, :])
     ref = runs[0]
     assert max(np.max(np.abs(r - ref)) for r in runs) <= KEREKES_DEPTH_TOL
-    np.testing.assert_allclose(ref * y, logistic_margins(t[:, None], (target_f0 * y)[None, :]), atol=KEREKES_DEPTH_TOL)
+    np.testing.assert_allclose(ref * y, kerekes_margin(t[:, None], (target_f0 * y)[None, :]), atol=KEREKES_DEPTH_TOL)
 
 
 def test_same_rule_objects_run_on_every_loss():
@@ -150,9 +162,41 @@ def test_ngf_turns_to_equal_margin_direction_and_gd_to_max_margin():
     X, y = separable_data(5, 10, seed=0)
     t = np.array([0.0, 40.0])
     ngf = run_classifier(X, y, 2, "ngf", t)
-    assert ngf.cos_pinv[-1] > 0.999 and ngf.cos_pinv[-1] > ngf.cos_svm[-1] + 0.03
+    assert ngf.cos_pinv[-1] > KEREKES_PINV_COS_MIN and ngf.cos_pinv[-1] > ngf.cos_svm[-1] + KEREKES_DIRECTION_GAP
     gd = run_classifier(X, y, 1, "gd", np.array([0.0, 1e4]))
-    assert gd.cos_svm[-1] > gd.cos_pinv[-1] + 0.03
+    assert gd.cos_svm[-1] > gd.cos_pinv[-1] + KEREKES_DIRECTION_GAP
+
+
+def test_experiments_accept_rule_objects_and_a_user_rule():
+    """A rule object (here a user rule = NGD written by hand) gives the same run as its string."""
+    def my_ngf(grads, geo, ops):
+        return geo.unvec(-(ops.pinv_pow(geo.fisher(), 1) @ geo.vec(grads)))
+
+    mine = rule(my_ngf, name="my-ngf")
+    X, y = separable_data(3, 4, seed=0)
+    t = np.array([0.0, 2.0])
+    a, b = run_classifier(X, y, 2, "ngf", t), run_classifier(X, y, 2, mine, t)
+    assert b.rule == "my-ngf"
+    np.testing.assert_allclose(b.w, a.w, rtol=1e-12, atol=1e-14)
+    Xt, yt = tanh_task(6, 2, seed=0)
+    ta, tb = run_tanh(Xt, yt, 4, t), run_tanh(Xt, yt, 4, t, rule=mine)
+    assert tb.rule == "my-ngf"
+    np.testing.assert_allclose(tb.f, ta.f, rtol=1e-12, atol=1e-14)
+    M, mask = low_rank_problem(4, 1, 0.75, seed=0)
+    ca = run_completion(M, mask, "ngd-data", 2, t, init_scale=0.5)
+    cb = run_completion(M, mask, mine, 2, t, init_scale=0.5, fisher="data")
+    assert cb.variant == "my-ngf"
+    np.testing.assert_allclose(cb.W, ca.W, rtol=1e-12, atol=1e-14)
+    half_gd = rule(lambda grads, geo, ops: tuple(-0.5 * g for g in grads), name="half-gd")
+    g1 = run_classifier(X, y, 2, "gd", np.array([0.0, 1.0]))
+    g2 = run_classifier(X, y, 2, half_gd, np.array([0.0, 2.0]))
+    np.testing.assert_allclose(g2.w[-1], g1.w[-1], rtol=1e-8)
+    with pytest.raises(LindynError, match="rule"):
+        run_classifier(X, y, 2, "adam", t)
+    with pytest.raises(LindynError, match="rule"):
+        run_tanh(Xt, yt, 4, t, rule=object())
+    with pytest.raises(LindynError, match="fisher"):
+        run_completion(M, mask, "ngf", 2, t, fisher="data")
 
 
 def test_non_separable_data_is_refused():
@@ -173,7 +217,7 @@ def test_completion_deep_gd_recovers(completion_problem):
     t = np.concatenate([[0.0], np.logspace(-1, 4, 30)])
     run = run_completion(M, mask, "gd", 3, t, init_scale=0.1, stop_at=1e-3)
     assert run.recovery_error[-1] < KEREKES_RECOVERED
-    assert run.effective_rank[-1] < 1.2
+    assert run.effective_rank[-1] < KEREKES_LOW_RANK_MAX
 
 
 def test_completion_shallow_gd_does_not_recover(completion_problem):
@@ -196,7 +240,7 @@ def test_completion_unobserved_entries_never_move_under_function_space_ngf():
     run = run_completion(M, mask, "ngf", 3, np.linspace(0.0, 8.0, 5), init_scale=0.5, rtol=1e-10)
     assert run.crossing is None
     assert run.unobserved_change.max() <= KEREKES_UNOBSERVED_TOL
-    closed = np.where(mask > 0, M + np.exp(-run.t[:, None, None]) * (run.W[0] - M), run.W[0])
+    closed = np.where(mask > 0, kerekes_squared(run.t[:, None, None], run.W[0], M), run.W[0])
     assert np.max(np.abs(run.W - closed)) <= KEREKES_UNOBSERVED_TOL
 
 
@@ -232,6 +276,8 @@ def test_wide_tanh_ngf_follows_function_space_flow():
     X, y = tanh_task(12, 3, seed=0)
     run = run_tanh(X, y, 8, np.linspace(0.0, 6.0, 13))
     assert run.stopped_at is None and run.deviation <= KEREKES_TANH_TOL
+    oracle = kerekes_squared(run.t[:, None], run.f[0], y)
+    assert np.max(np.linalg.norm(run.f - oracle, axis=1)) / np.linalg.norm(run.f[0] - y) <= KEREKES_TANH_TOL
 
 
 def test_narrow_tanh_ngf_does_not():

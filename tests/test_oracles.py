@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import sympy
 
-from conftest import MP30_ATOL, PUBLISHED_RTOL
-from lindyn import GD, NGD, BlockNGD, derive, kfac
+from conftest import MP30_ATOL, PUBLISHED_RTOL, SYMBOLIC_Q_RTOL
+from lindyn import GD, NGD, BlockNGD, LindynError, derive, kfac, rule
 from lindyn.numeric.mode_ode import integrate_mp, time_by_quadrature_mp
 import oracles
 from lindyn.symbolic.modes import layer_velocities as lindyn_layer_velocities
@@ -158,3 +158,47 @@ def test_symbolic_q_unbalanced_matches_rational_q(family, L):
     t = [0.3, 1.0, 4.0]
     assert np.max(np.abs(a.evaluate(t, s=[1.2, 0.1], gains=gains, q=0.5)
                          - b.evaluate(t, s=[1.2, 0.1], gains=gains))) <= 1e-12
+
+
+def _q_grid():
+    """(L, q): q in {1/4, 1/2, 3/4} plus the limits g = 0 (q = 1) and g = 1 (q = (L − 2)/(2L − 2))."""
+    out = []
+    for L in (2, 3, 5):
+        qs = {Fraction(1, 4), Fraction(1, 2), Fraction(3, 4), Fraction(1), Fraction(L - 2, 2 * L - 2)}
+        out += [(L, q) for q in sorted(qs)]
+    return out
+
+
+@pytest.mark.parametrize("family", [BlockNGD, NGD], ids=["block", "ngd"])
+@pytest.mark.parametrize("L,q", _q_grid(), ids=str)
+def test_symbolic_q_matches_rational_q_growth_and_decay(family, L, q):
+    """One fact two ways: the ₂F₁ (symbolic q) form at a float q vs the rational-q derivation, close to u*.
+
+    Before the fix, ₂F₁(1, g; 1 + g; z) got separately rounded float parameters (c − a − b ≈ 3e-16) and
+    scipy's hyp2f1 was 2.7 % wrong near z = 1 (learning time 1.525 instead of 1.750 at L = 3, q = 1/2);
+    at g ∈ {0, 1} the form was singular.
+    """
+    sym_traj = derive(family(q=sympy.Symbol("q")), L)
+    rat = derive(family(q=q), L)
+    s, t = 1.3, [0.05, 0.4, 2.0, 9.0]
+    for u0, targets in ((0.02, (0.5, 1.2, 1.299)), (2.0, (1.6, 1.31, 1.301))):
+        u_sym = sym_traj.evaluate(t, s=s, u0=u0, q=float(q))
+        assert np.max(np.abs(u_sym / rat.evaluate(t, s=s, u0=u0) - 1)) <= SYMBOLIC_Q_RTOL
+        for u_to in targets:
+            want = rat.learning_time(u_to, s=s, u0=u0)
+            assert abs(sym_traj.learning_time(u_to, s=s, u0=u0, q=float(q)) - want) <= SYMBOLIC_Q_RTOL * want
+
+
+def test_user_rule_with_a_symbolic_power():
+    """The free parameter is read off the derivation, not the rule's attributes: a user rule works too."""
+    q = sympy.Symbol("q")
+    mine = rule(lambda grads, geo, ops: BlockNGD(q=q).velocity(grads, geo, ops), name="mine")
+    traj, rat = derive(mine, 3), derive(BlockNGD(q=Fraction(1, 2)), 3)
+    assert traj.q == q
+    t = [0.1, 1.0, 4.0]
+    assert np.max(np.abs(traj.evaluate(t, s=1.3, u0=[0.02, 2.0], q=0.5) / rat.evaluate(t, s=1.3, u0=[0.02, 2.0])
+                         - 1)) <= SYMBOLIC_Q_RTOL
+    assert abs(traj.learning_time(1.301, s=1.3, u0=2.0, q=0.5) / rat.learning_time(1.301, s=1.3, u0=2.0) - 1) \
+        <= SYMBOLIC_Q_RTOL
+    with pytest.raises(LindynError, match="`q`"):
+        traj.evaluate(t, s=1.3, u0=0.02)

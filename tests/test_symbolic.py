@@ -171,3 +171,13 @@ def test_trajectory_renders_as_math_in_jupyter():
     assert rendered.count("$$") >= 4 and rendered.count("$$") % 2 == 0
     assert sympy.latex(tr.ode.rhs) in rendered
     assert "%" not in rendered.splitlines()[0]
+
+
+@pytest.mark.parametrize("g", [0, 1, sympy.Rational(1, 2), sympy.Rational(5, 4)])
+def test_2f1_antiderivative_derivative_is_the_integrand(g):
+    """The symbolic-g (₂F₁ + Box–Cox) G, at rational g incl. the limits g = 0, 1: G' = 1/(w^g (1 − w))."""
+    from lindyn.symbolic.solve import W, universal_antiderivative
+    gs = sympy.Symbol("g", positive=True)
+    G = universal_antiderivative(gs).G().subs(gs, g)
+    for branch, _cond in G.args:        # w < 1 and w > 1 (decay from above)
+        assert sympy.simplify(sympy.hyperexpand(sympy.diff(branch, W) - 1 / (W ** g * (1 - W)))) == 0

@@ -24,13 +24,15 @@ def register(subparsers: Any) -> None:
         "integrate", help="integrate the full matrix dynamics from an aligned init",
         description="Integrate the full matrix dynamics of a deep linear network from an aligned "
                     "initialisation and print the mode strengths u = diag(Uᵀ W V) and the loss.")
-    add_problem_arguments(parser)
-    parser.add_argument("--width", help="hidden width N (default: number of modes); random orthogonal hidden bases")
+    add_problem_arguments(parser, derived=False)
+    parser.add_argument("--width", help="hidden width N, number of modes <= N <= 2048 (default: number of modes); "
+                                        "random orthogonal hidden bases")
     parser.add_argument("--method", default="flow", choices=METHODS,
                         help="flow (solve_ivp DOP853, rtol 1e-10), discrete (W += lr·v/τ, t_k = k·lr), "
                              "mpmath (high precision, small nets)")
-    parser.add_argument("--lr", help="learning rate (time step) of --method discrete (default 1e-3)")
-    parser.add_argument("--dps", help="decimal digits of --method mpmath (default 30)")
+    parser.add_argument("--lr", help="learning rate (time step) > 0 of --method discrete, with max(t)/lr <= 5e7 "
+                                     "steps (default 1e-3)")
+    parser.add_argument("--dps", help="decimal digits of --method mpmath, 15 <= D <= 200 (default 30)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
 

@@ -10,6 +10,7 @@ import argparse
 import json
 from typing import Any
 
+from .._checks import MAX_DPS as MP_MAX_DPS
 from .._checks import check_int, fail
 from ..cli import add_problem_arguments, problem_arguments
 
@@ -18,7 +19,7 @@ def register(subparsers: Any) -> None:
     """Add the `trajectory` subcommand."""
     p = subparsers.add_parser("trajectory", help="derived closed-form mode trajectories u(t)")
     add_problem_arguments(p)
-    p.add_argument("--dps", help="evaluate with mpmath at D decimal digits (default: double precision)")
+    p.add_argument("--dps", help="evaluate with mpmath at D decimal digits, 15 <= D <= 200 (default: double precision)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print one JSON object")
     out.add_argument("--latex", action="store_true", help="print the derivation as a LaTeX fragment")
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
     pa, traj, kw = derived_problem(args)
     t = pa["t"]
-    dps = None if args.dps is None else check_int(_int(args.dps, "dps"), "dps", minimum=15)
+    dps = None if args.dps is None else check_int(_int(args.dps, "dps"), "dps", minimum=15, maximum=MP_MAX_DPS)
     if args.latex:
         print(traj.latex(), end="")
         return 0
@@ -121,4 +122,4 @@ def _int(text: str, name: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise fail(name, "an integer", text) from None
+        raise fail(name, f"an integer in [15, {MP_MAX_DPS}]", text) from None

@@ -125,7 +125,7 @@ class MpmathOps:
         lam, V = mpmath.eigsy(A)
         lam_max = max(abs(lam[i]) for i in range(n))
         cutoff = mpmath.mpf(10) ** (-(self.dps * 3) // 4) * max(lam_max, mpmath.mpf(10) ** (-self.dps))
-        qq = mpmath.mpf(Fraction(q).numerator) / Fraction(q).denominator
+        qq = self.scalar(q)
         out = np.empty((n, n), dtype=object)
         powered = [lam[i] ** (-qq) if lam[i] > cutoff else mpmath.mpf(0) for i in range(n)]
         for i in range(n):

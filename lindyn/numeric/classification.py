@@ -23,10 +23,10 @@ from scipy.optimize import minimize
 
 from .._checks import check_int, check_real, fail
 from ..rules import GD, NGD
-from .losses import LogisticLoss, integrate_loss
+from .losses import LogisticLoss, integrate_loss, resolve_rule
 
 __all__ = [
-    "MaxMargin", "max_margin_direction", "equal_margin_direction", "separable_data", "logistic_margins",
+    "MaxMargin", "max_margin_direction", "equal_margin_direction", "separable_data",
     "layer_init", "ClassifierRun", "run_classifier",
 ]
 
@@ -78,6 +78,10 @@ def max_margin_direction(X: Any, y: Any, *, tol: float = 1e-9) -> MaxMargin:
 
     Raises:
         LindynError: if the data are not linearly separable through the origin.
+
+    >>> mm = max_margin_direction(np.array([[1.0, 0.0], [0.0, 2.0]]), [1.0, 1.0])
+    >>> np.round(mm.w, 6), round(mm.margin, 6), mm.support.tolist()      # both points support it
+    (array([0.894427, 0.447214]), 0.894427, [0, 1])
     """
     # === check arguments
     X, y = _check_data(X, y)
@@ -121,9 +125,14 @@ def max_margin_direction(X: Any, y: Any, *, tol: float = 1e-9) -> MaxMargin:
 def equal_margin_direction(X: Any, y: Any) -> np.ndarray:
     """Unit direction of X⁺ᵀy: the minimum-norm w with Xᵀw = y (least squares when n > d).
 
+    Every training point gets the same margin wᵀx_i y_i when n ≤ d and X has rank n.
+
     Args:
         X: data (d x n).
         y: labels ±1 (n,).
+
+    Returns:
+        The unit vector X⁺ᵀy/‖X⁺ᵀy‖, shape (d,).
 
     >>> np.round(equal_margin_direction(np.array([[1.0, 0.0], [0.0, 2.0]]), [1.0, 1.0]), 6)
     array([0.894427, 0.447214])
@@ -162,29 +171,6 @@ def separable_data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     return X, y
 
 
-def logistic_margins(t: Any, m0: Any) -> np.ndarray:
-    """m(t) = ln[(e^{m0} + 1)e^t − 1] evaluated without overflow, broadcasting t against m0.
-
-    Written as m = t + logaddexp(m0, ln(1 − e^{−t})), exact at t = 0 and finite for any t ≥ 0.
-
-    >>> [round(float(m), 12) for m in logistic_margins([1.0, 5.0], 0.0)]
-    [1.489880125645, 5.689772519291]
-    """
-    # === check arguments
-    try:
-        t = np.asarray(t, dtype=float)
-        m0 = np.asarray(m0, dtype=float)
-    except (TypeError, ValueError):
-        raise fail("t", "real times and margins m0", (t, m0)) from None
-    if np.any(~np.isfinite(t)) or np.any(t < 0):
-        raise fail("t", "finite times >= 0", t)
-    if np.any(~np.isfinite(m0)):
-        raise fail("m0", "finite initial margins", m0)
-    with np.errstate(divide="ignore"):
-        tail = np.log(-np.expm1(-t))           # ln(1 − e^{−t}), −inf at t = 0
-    return t + np.logaddexp(m0, tail)
-
-
 def layer_init(widths: Sequence[int], scale: float, seed: int = 0) -> tuple[np.ndarray, ...]:
     """W_i = scale · (random semi-orthogonal n_i x n_{i−1} matrix): balanced when widths are equal.
 
@@ -192,6 +178,13 @@ def layer_init(widths: Sequence[int], scale: float, seed: int = 0) -> tuple[np.n
         widths: (n_0, …, n_L).
         scale: per-layer scale > 0 (singular values of W_i, so ‖W‖ ≈ scale^L).
         seed: random seed.
+
+    Returns:
+        (W_1, …, W_L), W_i of shape (n_i, n_{i−1}).
+
+    >>> W = layer_init([3, 2, 1], 0.5, seed=0)
+    >>> [w.shape for w in W], np.allclose(W[0] @ W[0].T, 0.25 * np.eye(2))
+    ([(2, 3), (1, 2)], True)
     """
     # === check arguments
     widths = [check_int(w, "widths", minimum=1) for w in widths]
@@ -213,7 +206,7 @@ class ClassifierRun:
     """One trained deep linear classifier, measured at every output time.
 
     Attributes:
-        rule: "gd" or "ngf".
+        rule: the rule's string ("gd", "ngf") if given as one, else the rule object's `name`.
         depth: L.
         t: times (T,).
         w: end-to-end classifier w(t)ᵀ = W_L⋯W_1, shape (T, d).
@@ -235,14 +228,19 @@ class ClassifierRun:
     outside_span: np.ndarray
 
 
-def run_classifier(X: Any, y: Any, depth: int, rule: str, t: Any, *, init_scale: float = 0.5,
+def run_classifier(X: Any, y: Any, depth: int, rule: Any, t: Any, *, init_scale: float = 0.5,
                    width: int | None = None, seed: int = 0, rtol: float = 1e-9, atol: float = 1e-12) -> ClassifierRun:
     """Train a deep linear classifier (widths d, h, …, h, 1) on logistic loss and measure its direction.
+
+    ℓ = Σ_i ln(1 + e^{−y_i wᵀx_i}) with wᵀ = W_L⋯W_1, τ dW_i/dt = rule.velocity(∂ℓ/∂W, geo);
+    cos(w, SVM) and cos(w, X⁺ᵀy) measure which implicit bias the rule has (THEORY §4).
 
     Args:
         X: data (d x n); y: labels ±1.
         depth: L in 1..6.
-        rule: "gd" (GD()) or "ngf" (NGD(q=1) with the Bernoulli output Fisher).
+        rule: a learning rule object (any object with `velocity(grads, geo, ops)`, e.g. `GD()`,
+            `NGD(q)`, `lindyn.rule(fn)`), or "gd" (GD()) or "ngf" (NGD(q=1) with the Bernoulli
+            output Fisher).
         t: increasing output times (> 0 allowed from 0).
         init_scale: per-layer scale of `layer_init` (> 0).
         width: hidden width h (default d).
@@ -251,16 +249,20 @@ def run_classifier(X: Any, y: Any, depth: int, rule: str, t: Any, *, init_scale:
 
     Returns:
         A `ClassifierRun`.
+
+    >>> X, y = separable_data(2, 3, seed=0)
+    >>> run = run_classifier(X, y, 2, "ngf", [0.0, 10.0])
+    >>> round(float(run.cos_pinv[-1]), 3)
+    1.0
     """
     # === check arguments
     X, y = _check_data(X, y)
     depth = check_int(depth, "depth", minimum=1, maximum=6)
-    if rule not in ("gd", "ngf"):
-        raise fail("rule", "'gd' or 'ngf'", rule)
+    chosen = resolve_rule(rule, {"gd": GD, "ngf": NGD})
     d = X.shape[0]
     h = d if width is None else check_int(width, "width", minimum=1)
     W0 = layer_init([d] + [h] * (depth - 1) + [1], init_scale, seed)
-    tr = integrate_loss(GD() if rule == "gd" else NGD(), W0, X, LogisticLoss(y), t, rtol=rtol, atol=atol)
+    tr = integrate_loss(chosen, W0, X, LogisticLoss(y), t, rtol=rtol, atol=atol)
     w = tr.end_to_end()[:, 0, :]
     svm = max_margin_direction(X, y).w
     pinv = equal_margin_direction(X, y)
@@ -269,5 +271,6 @@ def run_classifier(X: Any, y: Any, depth: int, rule: str, t: Any, *, init_scale:
     Uspan = np.linalg.svd(X, full_matrices=False)[0]
     Uspan = Uspan[:, : np.linalg.matrix_rank(X)]
     outside = w - (w @ Uspan) @ Uspan.T
-    return ClassifierRun(rule, depth, tr.t, w, margins, (w @ svm) / norms, (w @ pinv) / norms,
+    label = rule if isinstance(rule, str) else tr.rule_name
+    return ClassifierRun(label, depth, tr.t, w, margins, (w @ svm) / norms, (w @ pinv) / norms,
                          margins.min(axis=1) / norms, np.linalg.norm(outside, axis=1) / norms)

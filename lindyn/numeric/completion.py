@@ -31,7 +31,8 @@ from .._chain import chain_products
 from .._checks import check_int, check_real, fail
 from ..rules import GD, NGD
 from .classification import layer_init
-from .losses import CompletionLoss, LossGeometry, LossTrajectory, integrate_loss
+from .losses import CompletionLoss, LossGeometry, LossTrajectory, integrate_loss, resolve_rule
+from .singular import first_singular_point
 
 __all__ = ["COMPLETION_VARIANTS", "low_rank_problem", "effective_rank", "CompletionRun", "run_completion",
            "arora_singular_value_check", "singular_crossing"]
@@ -53,6 +54,10 @@ def low_rank_problem(n: int, rank: int, observed: float, seed: int = 0) -> tuple
 
     Returns:
         (M, mask), mask a 0/1 float array.
+
+    >>> M, mask = low_rank_problem(4, 1, 0.75, seed=0)
+    >>> int(np.linalg.matrix_rank(M)), round(float(np.linalg.norm(M, 2)), 12), bool(mask.sum(axis=0).min() >= 1)
+    (1, 1.0, True)
     """
     # === check arguments
     n = check_int(n, "n", minimum=2)
@@ -92,14 +97,14 @@ def effective_rank(W: Any) -> float:
 def singular_crossing(M: Any, mask: Any, W0: Any) -> float | None:
     """Where the function-space flow from W0 first meets a singular matrix, or None.
 
-    The flow Ẇ = −P_Ω(W − M) runs along the segment W0 + s P_Ω(M − W0), s = 1 − e^{−t} ∈ [0, 1).
-    det(W0 + sΔ) = det W0 · det(I + s W0⁻¹Δ) vanishes at s = −1/λ for each real eigenvalue λ ≤ −1
-    of W0⁻¹Δ. A balanced deep factorisation reaches such a point with every layer singular at
+    The flow Ẇ = −P_Ω(W − M) runs along the segment W0 + s P_Ω(M − W0), s = 1 − e^{−t} ∈ [0, 1);
+    its first singular point is `first_singular_point(W0, W0 + P_Ω(M − W0))` (the shared QZ
+    root finder of `lindyn.numeric.singular`). A balanced deep factorisation reaches such a point with every layer singular at
     once (NGD keeps balance, THEORY §3), J_f stops being surjective and parameter-space NGD
     leaves the function-space flow there (THEORY §3, "singular crossing").
 
     Args:
-        M: target; mask: 0/1 observed set; W0: initial end-to-end matrix (invertible, square).
+        M: target; mask: 0/1 observed set; W0: initial end-to-end matrix (square).
 
     Returns:
         The first s in (0, 1) with det = 0, or None.
@@ -112,9 +117,7 @@ def singular_crossing(M: Any, mask: Any, W0: Any) -> float | None:
     loss = CompletionLoss(M, mask)
     if W0.shape != loss.M.shape or W0.shape[0] != W0.shape[1]:
         raise fail("W0", f"a square matrix of shape {loss.M.shape}", f"shape {W0.shape}")
-    lam = np.linalg.eigvals(np.linalg.solve(W0, loss.mask * (loss.M - W0)))
-    roots = [float(-1 / z.real) for z in lam if abs(z.imag) <= 1e-12 * max(1.0, abs(z)) and z.real < -1]
-    return min(roots) if roots else None
+    return first_singular_point(W0, W0 + loss.mask * (loss.M - W0))
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ class CompletionRun:
     """One completion run, measured at every output time.
 
     Attributes:
-        variant: "gd", "ngf" or "ngd-data".
+        variant: "gd", "ngf" or "ngd-data", or the rule's `name` when a rule object was given.
         depth: L; init_scale: per-layer scale α (‖W(0)‖₂ = α^L).
         t: times; W: end-to-end W(t), shape (T, n, n).
         recovery_error: ‖P_Ωᶜ(W − M)‖_F / ‖P_Ωᶜ M‖_F (error on the unobserved entries).
@@ -131,7 +134,8 @@ class CompletionRun:
         unobserved_change: max |W_ij(t) − W_ij(0)| over unobserved (i, j).
         trajectory: the underlying `LossTrajectory` (layer weights).
         crossing: for variant "ngf" at depth >= 2, `singular_crossing` of the function-space
-            segment from W(0) (None: no crossing, or not applicable: at depth 1 J_f = I never loses rank).
+            segment from W(0) (None: no crossing, or not applicable: at depth 1 J_f = I never loses
+            rank, and for other variants or rule objects the segment is not the path).
     """
 
     variant: str
@@ -147,36 +151,50 @@ class CompletionRun:
     crossing: float | None = None
 
 
-def run_completion(M: Any, mask: Any, variant: Literal["gd", "ngf", "ngd-data"], depth: int, t: Any, *,
+def run_completion(M: Any, mask: Any, variant: Any, depth: int, t: Any, *,
                    init_scale: float = 0.1, seed: int = 0, rtol: float = 1e-8, atol: float = 1e-12,
-                   stop_at: float | None = None) -> CompletionRun:
+                   stop_at: float | None = None, fisher: Literal["data", "model"] | None = None) -> CompletionRun:
     """Fit M on Ω with a depth-L factorisation W_L⋯W_1 from W_i = α·(random orthogonal).
+
+    ℓ = ½‖P_Ω(W − M)‖², τ dW_i/dt = rule.velocity(∂ℓ/∂W, geo) with the output Fisher `fisher`
+    (Kerekes et al. 2021; THEORY §4); recovery is measured on the unobserved entries Ωᶜ.
 
     Args:
         M: target (n x n); mask: 0/1 array, 1 on Ω.
-        variant: one of `COMPLETION_VARIANTS` (see the module docstring).
+        variant: one of `COMPLETION_VARIANTS` (see the module docstring), or a learning rule
+            object (any object with `velocity(grads, geo, ops)`, e.g. `NGD(q)` or `lindyn.rule(fn)`).
         depth: L in 1..6.
         t: increasing output times.
         init_scale: α > 0 (balanced init, ‖W(0)‖₂ = α^L).
         seed: seed of the initial layers.
         rtol, atol: integrator tolerances.
         stop_at: optional: stop once the observed relative error falls below this value.
+        fisher: output Fisher of `CompletionLoss` ("data" or "model"); a string variant fixes it
+            ("ngf": "model", others: "data"), for a rule object it defaults to "data".
 
     Returns:
         A `CompletionRun` at the times reached.
+
+    >>> M, mask = low_rank_problem(4, 1, 0.75, seed=0)
+    >>> run = run_completion(M, mask, "gd", 1, [0.0, 5.0], init_scale=0.5)
+    >>> float(run.unobserved_change[-1]), bool(run.observed_error[-1] < 1e-2)   # L = 1: Ẇ = −P_Ω(W − M)
+    (0.0, True)
     """
     # === check arguments
-    if variant not in COMPLETION_VARIANTS:
-        raise fail("variant", "one of " + ", ".join(repr(v) for v in COMPLETION_VARIANTS), variant)
+    rule = resolve_rule(variant, {"gd": GD, "ngf": NGD, "ngd-data": NGD}, "variant")
+    implied = ("model" if variant == "ngf" else "data") if isinstance(variant, str) else "data"
+    if fisher is not None and fisher not in ("data", "model"):
+        raise fail("fisher", "'data' or 'model'", fisher)
+    if fisher is not None and isinstance(variant, str) and fisher != implied:
+        raise fail("fisher", f"{implied!r} (or omitted) for variant {variant!r}", fisher)
     depth = check_int(depth, "depth", minimum=1, maximum=6)
     init_scale = check_real(init_scale, "init_scale", positive=True)
-    loss = CompletionLoss(M, mask, fisher="model" if variant == "ngf" else "data")
+    loss = CompletionLoss(M, mask, fisher=fisher or implied)
     M, mask = loss.M, loss.mask
     if M.shape[0] != M.shape[1]:
         raise fail("M", "a square matrix", f"shape {M.shape}")
     n = M.shape[0]
     W0 = layer_init([n] * (depth + 1), init_scale, seed)
-    rule = GD() if variant == "gd" else NGD()
     event = None
     if stop_at is not None:
         stop_at = check_real(stop_at, "stop_at", positive=True)
@@ -191,7 +209,8 @@ def run_completion(M: Any, mask: Any, variant: Literal["gd", "ngf", "ngd-data"],
     rec = np.linalg.norm(un * (W - M), axis=(1, 2)) / np.linalg.norm(un * M)
     obs = np.linalg.norm(mask * (W - M), axis=(1, 2)) / np.linalg.norm(mask * M)
     change = np.max(np.abs(un * (W - W[0])), axis=(1, 2))
-    return CompletionRun(variant, depth, init_scale, tr.t, W, rec, obs, np.array([effective_rank(w) for w in W]),
+    label = variant if isinstance(variant, str) else tr.rule_name
+    return CompletionRun(label, depth, init_scale, tr.t, W, rec, obs, np.array([effective_rank(w) for w in W]),
                          change, tr, singular_crossing(M, mask, W[0]) if variant == "ngf" and depth > 1 else None)
 
 
@@ -208,6 +227,11 @@ def arora_singular_value_check(run: CompletionRun) -> float:
 
     Returns:
         The worst relative error over times and singular values.
+
+    >>> M, mask = low_rank_problem(4, 2, 0.75, seed=0)
+    >>> run = run_completion(M, mask, "gd", 2, [0.0, 1.0, 10.0], init_scale=0.3, rtol=1e-10)
+    >>> arora_singular_value_check(run) < 1e-6
+    True
     """
     # === check arguments
     if not isinstance(run, CompletionRun) or run.variant != "gd":

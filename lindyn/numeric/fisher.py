@@ -55,6 +55,9 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 
+from .._chain import end_to_end_velocity
+from ._ops import unvec_layers, vec_layers
+
 __all__ = ["KroneckerFisher", "FisherPower"]
 
 #: Cholesky is used only when LAPACK's reciprocal condition estimate of K̃ exceeds this;
@@ -273,20 +276,13 @@ class KroneckerFisher:
         P = sum(m * n for m, n in self.shapes)
         return (P, P)
 
-    def _split(self, v: np.ndarray) -> list[np.ndarray]:
-        out, start = [], 0
-        for m, n in self.shapes:
-            out.append(v[start:start + m * n].reshape((m, n), order="F"))
-            start += m * n
-        return out
-
     def j_apply(self, v: np.ndarray) -> np.ndarray:
         """Jv as the n_L x n_0 matrix Σ_i B_i V_i A_i, O(L n³)."""
-        return sum(self.B[i] @ Vi @ self.A[i] for i, Vi in enumerate(self._split(v)))
+        return end_to_end_velocity(self.A, self.B, unvec_layers(v, self.shapes))
 
     def j_transpose_apply(self, Y: np.ndarray) -> np.ndarray:
         """Jᵀ vec(Y) = (vec(B_iᵀ Y A_iᵀ))_i, O(L n³)."""
-        return np.concatenate([(self.B[i].T @ Y @ self.A[i].T).reshape(-1, order="F") for i in range(len(self.A))])
+        return vec_layers([self.B[i].T @ Y @ self.A[i].T for i in range(len(self.A))])
 
     def gram_apply(self, X: np.ndarray) -> np.ndarray:
         """K(X) = JJᵀ vec(X) = Σ_i (B_iB_iᵀ) X (A_iᵀA_i), O(L n³) with the cached factors."""
@@ -303,14 +299,11 @@ class KroneckerFisher:
 
     def jt_apply(self, v: np.ndarray) -> np.ndarray:
         """J̃v = vec(Σ_i B_i V_i A_i Σ^{1/2}), O(L n³)."""
-        Y = sum(self.B[i] @ Vi @ self.A[i] for i, Vi in enumerate(self._split(v)))
-        return (Y @ self.S_half).reshape(-1, order="F")
+        return (self.j_apply(v) @ self.S_half).reshape(-1, order="F")
 
     def jt_transpose_apply(self, y: np.ndarray) -> np.ndarray:
         """J̃ᵀy = (vec(B_iᵀ Y Σ^{1/2} A_iᵀ))_i, O(L n³)."""
-        Y = y.reshape((self.n_out, self.n_in), order="F") @ self.S_half
-        return np.concatenate([(self.B[i].T @ Y @ self.A[i].T).reshape(-1, order="F")
-                               for i in range(len(self.A))])
+        return self.j_transpose_apply(y.reshape((self.n_out, self.n_in), order="F") @ self.S_half)
 
     def output_gram(self) -> np.ndarray:
         """K̃ = Σ_i (Σ^{1/2}A_iᵀA_iΣ^{1/2}) ⊗ (B_iB_iᵀ), (n_0 n_L) x (n_0 n_L), O(L n⁴)."""

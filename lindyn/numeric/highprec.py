@@ -18,7 +18,7 @@ import mpmath
 import numpy as np
 
 from .._checks import IntegrationFailed, fail
-from ._ops import MatrixGeometry, MpmathOps
+from ._ops import MatrixGeometry, MpmathOps, unvec_layers, vec_layers
 
 __all__ = ["to_mpf_array", "solve_flow_mpmath"]
 
@@ -42,33 +42,18 @@ def solve_flow_mpmath(rule: Any, W0: Sequence[np.ndarray], Sigma: np.ndarray, Si
     """
     ops = MpmathOps(dps=dps)
     shapes = [np.shape(w) for w in W0]
-    sizes = [m * n for m, n in shapes]
     with mpmath.workdps(dps):
         S = to_mpf_array(Sigma)
         Syx = to_mpf_array(Sigma_yx)
         tau_mp = mpmath.mpf(float(tau))
-        theta0 = [x for w in W0 for x in to_mpf_array(w).reshape(-1, order="F")]
 
-        def layers(theta: Sequence[Any]) -> tuple[np.ndarray, ...]:
-            parts, start = [], 0
-            for (m, n), size in zip(shapes, sizes):
-                arr = np.empty(size, dtype=object)
-                arr[:] = list(theta[start:start + size])
-                parts.append(arr.reshape((m, n), order="F"))
-                start += size
-            return tuple(parts)
-
-        def F(_time: Any, theta: Sequence[Any]) -> np.ndarray:
-            geo = MatrixGeometry(layers(theta), S, Syx, ops, "explicit")
+        def F(_time: Any, theta: np.ndarray) -> np.ndarray:
+            geo = MatrixGeometry(unvec_layers(theta, shapes), S, Syx, ops, "explicit")
             vel = rule.velocity(geo.grads, geo, ops)
-            flat = [x / tau_mp for v in vel for x in np.asarray(v, dtype=object).reshape(-1, order="F")]
-            arr = np.empty(len(flat), dtype=object)
-            arr[:] = flat
-            return arr
+            return vec_layers([np.asarray(v, dtype=object) for v in vel]) / tau_mp
 
         try:
-            y = np.empty(len(theta0), dtype=object)
-            y[:] = theta0
+            y = vec_layers([to_mpf_array(w) for w in W0])
             tol = mpmath.mpf(10) ** (-(dps - 3))
             tiny = mpmath.mpf(10) ** (-12)
             result, now, H = [], mpmath.mpf(0), mpmath.mpf("0.1") * tau_mp
@@ -86,7 +71,7 @@ def solve_flow_mpmath(rule: Any, W0: Sequence[np.ndarray], Sigma: np.ndarray, Si
                         if step < tiny * max(target, mpmath.mpf(1)):
                             raise ValueError(f"step size underflow at t = {mpmath.nstr(now, 8)}")
                         H = H_next
-                result.append(layers(list(y)))
+                result.append(unvec_layers(y.copy(), shapes))
         except (ZeroDivisionError, ValueError, OverflowError) as err:
             raise fail("t", f"within the range the high-precision solver can reach ({err})",
                        float(t[-1]), IntegrationFailed) from None

@@ -46,12 +46,13 @@ from scipy.integrate import solve_ivp
 from scipy.special import expit, log_expit
 
 from .._chain import chain_products
-from .._checks import IntegrationFailed, LindynError, check_real, fail
-from ._ops import NumpyOps
+from .._checks import IntegrationFailed, check_real, check_times, fail
+from ._ops import NumpyOps, unvec_layers, vec_layers
+from .matrix_ode import solve_flow
 
 __all__ = [
     "Loss", "SquaredLoss", "LogisticLoss", "CompletionLoss", "LossGeometry", "LowRankGram",
-    "LossTrajectory", "integrate_loss",
+    "LossTrajectory", "integrate_loss", "resolve_rule",
 ]
 
 
@@ -293,17 +294,12 @@ class LossGeometry:
         return LowRankGram(np.sqrt(d)[:, None] * self.output_jacobian())
 
     def vec(self, layers: Sequence[Any]) -> np.ndarray:
-        """θ = (vec W_1, …, vec W_L), column-major."""
-        return np.concatenate([np.asarray(x).reshape(-1, order="F") for x in layers])
+        """θ = (vec W_1, …, vec W_L), column-major (`vec_layers`)."""
+        return vec_layers(layers)
 
     def unvec(self, v: Any) -> tuple[np.ndarray, ...]:
-        """Inverse of `vec`."""
-        out, start = [], 0
-        for shape in self.shapes:
-            size = shape[0] * shape[1]
-            out.append(np.asarray(v[start:start + size]).reshape(shape, order="F"))
-            start += size
-        return tuple(out)
+        """Inverse of `vec` (`unvec_layers` at this network's shapes)."""
+        return unvec_layers(v, self.shapes)
 
 
 @dataclass(frozen=True)
@@ -341,6 +337,11 @@ def integrate_loss(rule: Any, W0: Sequence[np.ndarray], X: Any, loss: Loss, t: A
                    event: Callable[[float, tuple[np.ndarray, ...]], float] | None = None) -> LossTrajectory:
     """Integrate τ dW_i/dt = rule.velocity(∂ℓ/∂W, LossGeometry, ops) with scipy's `solve_ivp`.
 
+    Without `event` and `max_step` this is the shared full-matrix integrator
+    `lindyn.numeric.matrix_ode.solve_flow` (as `lindyn.integrate` uses), with the loss geometry
+    in place of the squared-loss one; with them, `solve_ivp` is called here (solve_flow has no
+    events), with the same failure type and message format.
+
     Args:
         rule: any learning rule (GD(), NGD(q), BlockNGD(q), a user rule).
         W0: initial layer weights W_1..W_L.
@@ -368,57 +369,93 @@ def integrate_loss(rule: Any, W0: Sequence[np.ndarray], X: Any, loss: Loss, t: A
     array([[0.632121, 1.264241]])
     """
     # === check arguments
-    if not hasattr(rule, "velocity"):
+    if not callable(getattr(rule, "velocity", None)):
         raise fail("rule", "a learning rule with a velocity(grads, geo, ops) method", rule)
-    W0 = tuple(np.array(w, dtype=float) for w in W0)
+    try:
+        W0 = tuple(np.array(w, dtype=float) for w in W0)
+    except (TypeError, ValueError):
+        raise fail("W0", "a non-empty sequence of real 2-d weight matrices", W0) from None
     if not W0 or any(w.ndim != 2 for w in W0):
         raise fail("W0", "a non-empty sequence of 2-d weight matrices", W0)
+    for i, w in enumerate(W0):
+        if not np.all(np.isfinite(w)):
+            raise fail(f"W0[{i}]", "finite (no NaN or inf)", f"array with {int(np.sum(~np.isfinite(w)))} "
+                                                            "non-finite entries")
     for i in range(1, len(W0)):
         if W0[i].shape[1] != W0[i - 1].shape[0]:
             raise fail(f"W0[{i}]", f"a matrix with {W0[i - 1].shape[0]} columns", f"shape {W0[i].shape}")
     X = _matrix(X, "X")
     if X.shape[0] != W0[0].shape[1]:
         raise fail("X", f"a data matrix with {W0[0].shape[1]} rows", f"shape {X.shape}")
-    times = np.asarray(t, dtype=float).reshape(-1)
-    if times.size == 0 or np.any(~np.isfinite(times)) or np.any(times < 0) or np.any(np.diff(times) < 0):
-        raise fail("t", "a non-empty increasing sequence of finite times >= 0", t)
+    times = np.asarray(check_times(np.ravel(t), "t"), dtype=float)
     tau = check_real(tau, "tau", positive=True)
     check_real(rtol, "rtol", positive=True)
     check_real(atol, "atol", positive=True)
     ops = ops if ops is not None else NumpyOps()
+    name = getattr(rule, "name", "user")
 
     shapes = [w.shape for w in W0]
+    nfev = [0]
 
-    def unpack(y: np.ndarray) -> tuple[np.ndarray, ...]:
-        out, start = [], 0
-        for shape in shapes:
-            size = shape[0] * shape[1]
-            out.append(y[start:start + size].reshape(shape, order="F"))
-            start += size
-        return tuple(out)
+    def velocity(theta: np.ndarray) -> np.ndarray:
+        nfev[0] += 1
+        geo = LossGeometry(unvec_layers(theta, shapes), X, loss, ops)
+        return vec_layers(rule.velocity(geo.grads, geo, ops)) / tau
 
-    def rhs(_: float, y: np.ndarray) -> np.ndarray:
-        geo = LossGeometry(unpack(y), X, loss, ops)
-        return geo.vec(rule.velocity(geo.grads, geo, ops)) / tau
+    theta0 = vec_layers(W0)
+    if event is None and max_step == np.inf:
+        # The shared full-matrix integrator: same solver, dense output and failure path as `lindyn.integrate`.
+        theta = solve_flow(velocity, theta0, times, rtol=rtol, atol=atol, solver=method)
+        return LossTrajectory(times, tuple(unvec_layers(th, shapes) for th in theta), X, loss, name, nfev[0])
 
-    y0 = np.concatenate([w.reshape(-1, order="F") for w in W0])
-    events = None
-    if event is not None:
-        def ev(tt: float, y: np.ndarray) -> float:
-            return float(event(tt, unpack(y)))
-        ev.terminal = True  # type: ignore[attr-defined]
-        events = [ev]
+    # A terminal event or a step limit: `solve_flow` has neither, so call solve_ivp here, with the
+    # same message format and error type (IntegrationFailed) as `solve_flow`.
+    def ev(_: float, theta: np.ndarray) -> float:
+        return float(event(_, unvec_layers(theta, shapes)))  # type: ignore[misc]
+
+    ev.terminal = True  # type: ignore[attr-defined]
     if times[-1] == 0:
-        return LossTrajectory(times, tuple(W0 for _ in times), X, loss, rule.name, 0)
-    sol = solve_ivp(rhs, (0.0, float(times[-1])), y0, method=method, t_eval=times, rtol=rtol, atol=atol,
-                    max_step=max_step, events=events)
+        return LossTrajectory(times, tuple(W0 for _ in times), X, loss, name, 0)
+    sol = solve_ivp(lambda _, theta: velocity(theta), (0.0, float(times[-1])), theta0, method=method, t_eval=times,
+                    rtol=rtol, atol=atol, max_step=max_step, events=[ev] if event is not None else None)
     if sol.status == -1:
-        raise IntegrationFailed(f"Argument `t` must be reachable by the integrator, got t={times[-1]!r}: "
-                                f"{sol.message} (stopped at t={sol.t[-1] if sol.t.size else 0.0:.6g}).")
-    Ws = [unpack(sol.y[:, k]) for k in range(sol.y.shape[1])]
+        reached = float(sol.t[-1]) if sol.t.size else 0.0
+        raise fail("t", f"<= {reached:.6g}, where {method} stopped: {sol.message}", float(times[-1]), IntegrationFailed)
+    Ws = [unvec_layers(sol.y[:, k], shapes) for k in range(sol.y.shape[1])]
     ts = list(np.asarray(sol.t))
-    if sol.status == 1 and sol.t_events[0].size and (not ts or sol.t_events[0][0] > ts[-1]):
+    if event is not None and sol.status == 1 and sol.t_events[0].size and (not ts or sol.t_events[0][0] > ts[-1]):
         # stopped by the event between output times: keep the state where it fired
         ts.append(float(sol.t_events[0][0]))
-        Ws.append(unpack(sol.y_events[0][0]))
-    return LossTrajectory(np.asarray(ts), tuple(Ws), X, loss, rule.name, int(sol.nfev))
+        Ws.append(unvec_layers(sol.y_events[0][0], shapes))
+    return LossTrajectory(np.asarray(ts), tuple(Ws), X, loss, name, int(sol.nfev))
+
+
+def resolve_rule(rule: Any, named: dict[str, Callable[[], Any]], argument: str = "rule") -> Any:
+    """Return a learning rule: `rule` itself if it has `velocity`, else the rule named by the string.
+
+    The experiments take either a rule object (any object with `velocity(grads, geo, ops)`, such
+    as `GD()`, `NGD(q)`, `BlockNGD(q)` or `lindyn.rule(fn)`) or one of their named strings; the
+    strings are resolved here, at the public boundary, and nothing downstream branches on them.
+
+    Args:
+        rule: a learning rule object or a key of `named`.
+        named: name -> factory of the rule it stands for.
+        argument: argument name used in the error message.
+
+    Returns:
+        The rule object.
+
+    >>> from lindyn.rules import GD, NGD
+    >>> resolve_rule("ngf", {"gd": GD, "ngf": NGD}).name, resolve_rule(GD(), {}).name
+    ('ngd', 'gd')
+    """
+    # === check arguments
+    if isinstance(rule, str):
+        if rule not in named:
+            raise fail(argument, "one of " + ", ".join(repr(k) for k in named)
+                       + " or a learning rule with velocity(grads, geo, ops)", rule)
+        return named[rule]()
+    if not callable(getattr(rule, "velocity", None)):
+        raise fail(argument, "one of " + ", ".join(repr(k) for k in named)
+                   + " or a learning rule with velocity(grads, geo, ops)", rule)
+    return rule

@@ -12,12 +12,18 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from .._checks import IntegrationFailed, fail
-from ._ops import MatrixGeometry, NumpyOps
+from ._ops import MatrixGeometry, NumpyOps, unvec_layers, vec_layers
 
 __all__ = ["velocity_field", "solve_flow", "solve_discrete", "discrete_steps"]
 
 #: Largest number of discrete steps `solve_discrete` accepts in one call.
 MAX_DISCRETE_STEPS = 50_000_000
+
+#: Largest number of velocity evaluations `solve_flow` spends before it gives up with
+#: `IntegrationFailed`: an explicit solver near a stable fixed point keeps a step of O(τ/rate), so a
+#: horizon like t = 1e308 would otherwise never finish (GD, L = 2, one mode: ~5 evaluations per unit
+#: of t, 10**6 evaluations ~40 s).
+MAX_FLOW_EVALUATIONS = 1_000_000
 
 
 def velocity_field(rule: Any, shapes: Sequence[tuple[int, int]], Sigma: np.ndarray, Sigma_yx: np.ndarray,
@@ -33,17 +39,15 @@ def velocity_field(rule: Any, shapes: Sequence[tuple[int, int]], Sigma: np.ndarr
         ops: numpy backend (default `NumpyOps()`).
     """
     ops = ops if ops is not None else NumpyOps()
-    sizes = [m * n for m, n in shapes]
-    splits = np.cumsum(sizes)[:-1]
 
     def f(theta: np.ndarray) -> np.ndarray:
-        W = [part.reshape(shape, order="F") for part, shape in zip(np.split(theta, splits), shapes)]
+        W = unvec_layers(theta, shapes)
         geo = MatrixGeometry(W, Sigma, Sigma_yx, ops, fisher_route)
         vel = tuple(rule.velocity(geo.grads, geo, ops))
         if len(vel) != len(shapes) or any(np.shape(v) != shape for v, shape in zip(vel, shapes)):
             raise fail("rule", f"a rule whose velocity returns one array per layer with shapes {list(shapes)}",
                        getattr(rule, "name", rule))
-        return np.concatenate([np.asarray(v, dtype=float).reshape(-1, order="F") for v in vel]) / tau
+        return vec_layers([np.asarray(v, dtype=float) for v in vel]) / tau
 
     return f
 
@@ -61,7 +65,12 @@ def solve_flow(f: Callable[[np.ndarray], np.ndarray], theta0: np.ndarray, t: Seq
     if t_end == 0.0:
         return np.tile(theta0, (len(t), 1))
 
+    calls = [0]
+
     def rhs(_time: float, theta: np.ndarray) -> np.ndarray:
+        calls[0] += 1
+        if calls[0] > MAX_FLOW_EVALUATIONS:
+            raise _Budget(_time)
         out = f(theta)
         if not np.all(np.isfinite(out)):
             raise _NonFinite(_time)
@@ -69,6 +78,10 @@ def solve_flow(f: Callable[[np.ndarray], np.ndarray], theta0: np.ndarray, t: Seq
 
     try:
         sol = solve_ivp(rhs, (0.0, t_end), theta0, method=solver, rtol=rtol, atol=atol, dense_output=True)
+    except _Budget as err:
+        raise fail("t", f"reachable within {MAX_FLOW_EVALUATIONS} velocity evaluations of {solver} (it got to "
+                        f"t ≈ {err.time:.6g}; use a smaller t, or a stiff solver such as Flow(solver='LSODA') "
+                        "for long horizons)", t_end, IntegrationFailed) from None
     except _NonFinite as err:
         raise fail("t", f"within the range the {solver} solver can reach (the velocity became NaN or inf "
                         f"at t ≈ {err.time:.6g}; the weights may have diverged or become singular)",
@@ -86,6 +99,12 @@ def solve_flow(f: Callable[[np.ndarray], np.ndarray], theta0: np.ndarray, t: Seq
     return out
 
 
+class _Budget(Exception):
+    def __init__(self, time: float) -> None:
+        super().__init__(time)
+        self.time = time
+
+
 class _NonFinite(Exception):
     def __init__(self, time: float) -> None:
         super().__init__(time)
@@ -94,10 +113,11 @@ class _NonFinite(Exception):
 
 def discrete_steps(t: Sequence[float], lr: float) -> np.ndarray:
     """Step indices k = round(t / lr) that serve the requested times (t_k = k·lr)."""
-    k = np.rint(np.asarray(t, dtype=float) / lr).astype(np.int64)
-    if k.size and int(k[-1]) > MAX_DISCRETE_STEPS:
-        raise fail("lr", f"large enough that t/lr <= {MAX_DISCRETE_STEPS} steps", lr)
-    return k
+    with np.errstate(over="ignore"):
+        k = np.rint(np.asarray(t, dtype=float) / lr)
+    if k.size and not float(k[-1]) <= MAX_DISCRETE_STEPS:   # checked as floats: t/lr may exceed int64
+        raise fail("lr", f"large enough that max(t)/lr <= {MAX_DISCRETE_STEPS} steps", lr)
+    return k.astype(np.int64)
 
 
 def solve_discrete(f: Callable[[np.ndarray], np.ndarray], theta0: np.ndarray, steps: np.ndarray,

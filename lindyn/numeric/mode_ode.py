@@ -1,53 +1,21 @@
-"""Independent scalar routes for one aligned mode: scipy and mpmath integration (never sympy).
+"""Independent scalar routes for one aligned mode: mpmath integration and quadrature (never sympy).
 
 These integrate the per-layer gain system τ ȧ_i = V_i(a) (or the mode ODE τ u̇ = f(u)) as plain
 ODEs, from callables lambdified off the rule's own velocities. They use neither the closed forms
 nor the conserved quantities, so they check the engine's solutions independently:
 
-* `integrate_scipy`: DOP853 with dense output (double precision; rtol 1e-12 by default);
-* `integrate_mp`: mpmath's Taylor-series integrator `mpmath.odefun` at any number of digits.
-
->>> import numpy as np
->>> u = integrate_scipy(lambda y: [1.0 - y[0]], [0.0], [1.0])
->>> bool(abs(u[0, 0] - (1 - np.exp(-1))) < 1e-11)
-True
+* `integrate_mp`: mpmath's Taylor-series integrator `mpmath.odefun` at any number of digits;
+* `time_by_quadrature_mp`: t(u) = τ ∫ du/f(u) by tanh-sinh quadrature.
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
 import mpmath
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
-from scipy.integrate import solve_ivp
 
-from .._checks import IntegrationFailed, check_int, check_real
+from .._checks import check_int
 
-__all__ = ["integrate_scipy", "integrate_mp", "integrate_mode_mp", "time_by_quadrature_mp"]
-
-
-def integrate_scipy(rhs: Callable[[NDArray], Sequence[float]], y0: ArrayLike, t: ArrayLike, tau: float = 1.0,
-                    rtol: float = 1e-12, atol: float = 1e-14) -> NDArray:
-    """Integrate τ ẏ = rhs(y) from y(0) = y0 with DOP853; returns y at the times t, shape (dim, T).
-
-    Args:
-        rhs: right-hand side τ ẏ as a function of the state (list or array).
-        y0: initial state.
-        t: increasing times >= 0.
-        tau: time constant τ > 0.
-        rtol, atol: DOP853 tolerances.
-    """
-    # === check arguments
-    tau = check_real(tau, "tau", positive=True)
-    y0 = np.atleast_1d(np.asarray(y0, dtype=float))
-    t = np.asarray(t, dtype=float)
-    if t.size == 0 or t[-1] == 0:
-        return np.repeat(y0[:, None], t.size, axis=1)
-    sol = solve_ivp(lambda _t, y: np.asarray(rhs(y), dtype=float) / tau, (0.0, float(t[-1])), y0,
-                    method="DOP853", rtol=rtol, atol=atol, t_eval=t)
-    if not sol.success:
-        raise IntegrationFailed(f"Argument `t` must be reachable by the integrator: {sol.message}")
-    return sol.y
+__all__ = ["integrate_mp", "integrate_mode_mp", "time_by_quadrature_mp"]
 
 
 def integrate_mp(rhs: Callable[[list[Any]], list[Any]], y0: Sequence[Any], t: Sequence[Any], tau: Any = 1,

@@ -24,17 +24,22 @@ from typing import Any
 import numpy as np
 from scipy.integrate import DOP853
 
-from .._checks import check_int, check_real, fail
+from .._checks import check_int, check_real, check_times, fail
 from ..rules import GD, NGD
-from ._ops import NumpyOps
-from .losses import LowRankGram
+from ._ops import NumpyOps, unvec_layers, vec_layers
+from .losses import LowRankGram, resolve_rule
 
 __all__ = ["TanhGeometry", "tanh_task", "tanh_init", "TanhRun", "run_tanh"]
 
 
 def _integrate_until_stuck(rhs: Any, y0: np.ndarray, times: np.ndarray, rtol: float, atol: float,
                            max_nfev: int) -> tuple[np.ndarray, list[np.ndarray], float | None]:
-    """DOP853 step by step, sampled at `times` by dense output; stop early if the budget is spent."""
+    """DOP853 step by step, sampled at `times` by dense output; stop early if the budget is spent.
+
+    Not `matrix_ode.solve_flow`: a too-narrow net's Fisher changes rank along the path and the
+    step size collapses; `solve_flow` would raise and return nothing, while `run_tanh` reports
+    the outputs up to where the flow stalled (`TanhRun.stopped_at`), which is the measurement.
+    """
     out_t, out_y = [float(times[0])], [y0.copy()] if times[0] == 0 else []
     if times[0] != 0:
         out_t = []
@@ -96,17 +101,12 @@ class TanhGeometry:
         return LowRankGram(self.output_jacobian())
 
     def vec(self, layers: Any) -> np.ndarray:
-        """θ = (vec W, v), column-major."""
-        return np.concatenate([np.asarray(x).reshape(-1, order="F") for x in layers])
+        """θ = (vec W, v), column-major (`vec_layers`)."""
+        return vec_layers(layers)
 
     def unvec(self, v: Any) -> tuple[np.ndarray, ...]:
-        """Inverse of `vec`."""
-        out, start = [], 0
-        for shape in self.shapes:
-            size = shape[0] * shape[1]
-            out.append(np.asarray(v[start:start + size]).reshape(shape, order="F"))
-            start += size
-        return tuple(out)
+        """Inverse of `vec` (`unvec_layers`)."""
+        return unvec_layers(v, self.shapes)
 
 
 def tanh_task(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -117,6 +117,10 @@ def tanh_task(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
     Returns:
         (X, y), X of shape (d, n).
+
+    >>> X, y = tanh_task(5, 3, seed=0)
+    >>> X.shape, bool(np.allclose(y, np.sin(X[0]) + 0.5 * X[1]))
+    ((3, 5), True)
     """
     # === check arguments
     n = check_int(n, "n", minimum=1)
@@ -131,6 +135,12 @@ def tanh_init(d: int, h: int, *, scale: float = 1.0, seed: int = 0) -> tuple[np.
 
     Args:
         d: input dimension; h: hidden width >= 1; scale: > 0; seed: random seed.
+
+    Returns:
+        (W, vᵀ), shapes (h, d) and (1, h).
+
+    >>> [w.shape for w in tanh_init(3, 5, seed=0)]
+    [(5, 3), (1, 5)]
     """
     # === check arguments
     d = check_int(d, "d", minimum=1)
@@ -170,7 +180,7 @@ class TanhRun:
     velocity_gap: float = 0.0
 
 
-def run_tanh(X: Any, y: Any, width: int, t: Any, *, rule: str = "ngf", scale: float = 1.0, seed: int = 0,
+def run_tanh(X: Any, y: Any, width: int, t: Any, *, rule: Any = "ngf", scale: float = 1.0, seed: int = 0,
              rtol: float = 1e-10, atol: float = 1e-12, max_nfev: int = 20000) -> TanhRun:
     """Train f(x) = vᵀtanh(Wx) by NGF (or GD) and compare its outputs with f = y + e^{−t}(f(0) − y).
 
@@ -178,13 +188,20 @@ def run_tanh(X: Any, y: Any, width: int, t: Any, *, rule: str = "ngf", scale: fl
         X: inputs (d x n); y: targets (n,).
         width: hidden width h >= 1.
         t: increasing output times >= 0.
-        rule: "ngf" (NGD(q=1), Gaussian output Fisher) or "gd".
+        rule: "ngf" (NGD(q=1), Gaussian output Fisher), "gd", or a learning rule object (any
+            object with `velocity(grads, geo, ops)` that runs on `TanhGeometry`: `grads`,
+            `fisher()`, `vec`, `unvec`).
         scale, seed: of `tanh_init`.
         rtol, atol: integrator tolerances.
         max_nfev: right-hand-side budget; past it the run stops and says where (`stopped_at`).
 
     Returns:
         A `TanhRun` on the times reached.
+
+    >>> X, y = tanh_task(4, 2, seed=0)
+    >>> run = run_tanh(X, y, 4, [0.0, 1.0, 3.0])       # P = 12 >= n = 4
+    >>> run.stopped_at is None and run.deviation < 1e-8
+    True
     """
     # === check arguments
     X = np.array(X, dtype=float)
@@ -192,15 +209,11 @@ def run_tanh(X: Any, y: Any, width: int, t: Any, *, rule: str = "ngf", scale: fl
     if X.ndim != 2 or y.shape != (X.shape[1],) or not (np.all(np.isfinite(X)) and np.all(np.isfinite(y))):
         raise fail("X", "a finite d x n array with n targets y", f"X of shape {X.shape}, y of shape {y.shape}")
     width = check_int(width, "width", minimum=1)
-    if rule not in ("ngf", "gd"):
-        raise fail("rule", "'ngf' or 'gd'", rule)
-    times = np.asarray(t, dtype=float).reshape(-1)
-    if times.size == 0 or np.any(~np.isfinite(times)) or np.any(times < 0) or np.any(np.diff(times) < 0):
-        raise fail("t", "a non-empty increasing sequence of finite times >= 0", t)
+    chosen = resolve_rule(rule, {"ngf": NGD, "gd": GD})
+    times = np.asarray(check_times(np.ravel(t), "t"), dtype=float)
     d, n = X.shape
     W0 = tanh_init(d, width, scale=scale, seed=seed)
     ops = NumpyOps()
-    chosen = NGD() if rule == "ngf" else GD()
     geo0 = TanhGeometry(W0, X, y)
 
     def rhs(_: float, theta: np.ndarray) -> np.ndarray:
@@ -210,6 +223,9 @@ def run_tanh(X: Any, y: Any, width: int, t: Any, *, rule: str = "ngf", scale: fl
     ts, thetas, stopped = _integrate_until_stuck(rhs, geo0.vec(W0), times, rtol, atol, max_nfev)
     geos = [TanhGeometry(geo0.unvec(th), X, y) for th in thetas]
     f = np.array([g.f for g in geos])
+    # The thing compared against: the function-space flow ḟ = y − f solved (Kerekes et al. 2021; THEORY §4).
+    # This module may not import sympy; `lindyn.function_space` checks the same runs against the derived
+    # solution (`function_space_trajectory("squared")`) in its claim.
     f_flow = y + np.exp(-ts)[:, None] * (f[0] - y)
     dev = float(np.max(np.linalg.norm(f - f_flow, axis=1)) / np.linalg.norm(f[0] - y))
     P = width * (d + 1)
@@ -217,4 +233,4 @@ def run_tanh(X: Any, y: Any, width: int, t: Any, *, rule: str = "ngf", scale: fl
     r0 = geo0.f - y
     f_dot0 = geo0.output_jacobian() @ rhs(0.0, geo0.vec(W0))
     gap = float(np.linalg.norm(f_dot0 + r0) / np.linalg.norm(r0))
-    return TanhRun(width, P, n, chosen.name, ts, f, f_flow, dev, smin, stopped, gap)
+    return TanhRun(width, P, n, getattr(chosen, "name", "user"), ts, f, f_flow, dev, smin, stopped, gap)

@@ -26,11 +26,17 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import quad, solve_ivp
 from scipy.optimize import brentq
+from scipy.special import digamma
+
+from .._checks import IntegrationFailed, fail
 
 __all__ = ["mobius_power", "invert_time", "integrate_reduced", "reduced_time", "newton_refine_mp",
-           "monotone"]
+           "bisect_time_mp", "monotone", "hyp2f1_1b"]
 
-_ETA_MAX = 40.0     # e^{−40} ≈ 4e-18: w equals 1 to double precision beyond this
+#: End of the η table: |w − 1| = e^{−η} >= 2^{−44} ≈ 6e-14 there, so w and its roots w^{1/k} (k up to
+#: ~100) stay distinct from 1 and G is finite at every node; beyond, η grows linearly in t̃ (its
+#: slope varies by O(e^{−η}) ≈ 6e-14, so u is in error by ~1e-26 relative).
+_ETA_TABLE = 44 * float(np.log(2.0))
 
 
 def _lin(c0: Any, c1: Any, E: NDArray, em1: NDArray, total: Any = None) -> NDArray:
@@ -64,10 +70,78 @@ def mobius_power(x: ArrayLike, P0: Any, P1: Any, Q0: Any, Q1: Any, k: int,
     return v ** k
 
 
-def monotone(u: NDArray, increasing: bool, axis: int = -1) -> NDArray:
-    """Remove rounding-level wiggles from values known to be monotone along `axis` (sorted times)."""
+#: Largest relative step against the known direction that `monotone` treats as rounding (a few ulp
+#: of u): closed forms (Möbius, inverted G) are evaluated to this.
+MONOTONE_RTOL = 1e-13
+#: The same for the reduced ODE integrated by DOP853 at rtol 1e-13 (`integrate_reduced`): its dense
+#: output is accurate to ~1e-12 relative, not to rounding (measured 1.1e-12 against a 25-digit
+#: Taylor integration on unbalanced L = 3 GD decaying from u0 = 6 to s = 1).
+QUADRATURE_MONOTONE_RTOL = 1e-10
+
+
+def monotone(u: NDArray, increasing: bool, axis: int = -1, rtol: float = MONOTONE_RTOL) -> NDArray:
+    """Remove rounding-level wiggles from values known to be monotone along `axis` (sorted times).
+
+    Only a guard against wiggles at the evaluator's accuracy: a step against the known direction
+    larger than `rtol` relative is an evaluation error, reported rather than flattened.
+
+    Raises:
+        IntegrationFailed: a violation above rtol · |u|.
+
+    >>> monotone(np.array([1.0, 2.0, 2.0 - 1e-15, 3.0]), increasing=True).tolist()
+    [1.0, 2.0, 2.0, 3.0]
+    """
     acc = np.maximum.accumulate if increasing else np.minimum.accumulate
-    return acc(u, axis=axis)
+    out = acc(u, axis=axis)
+    excess = np.abs(out - u)
+    if np.any(excess > rtol * np.abs(out)):
+        worst = float(np.max(excess / np.maximum(np.abs(out), np.finfo(float).tiny)))
+        raise fail("t", f"times at which u(t) evaluates monotonically (relative step {worst:.2g} against the "
+                   f"direction of motion, above {rtol:g})", "evaluate", IntegrationFailed)
+    return out
+
+
+def hyp2f1_1b(b: ArrayLike, z: ArrayLike) -> NDArray:
+    """₂F₁(1, b; 1 + b; z) = b Σ_n zⁿ/(n + b) for 0 <= z < 1, with c = a + b exactly.
+
+    scipy's hyp2f1 receives c and b as separately rounded floats, so c − a − b is ~1e-16 instead
+    of 0 and its z → 1 connection formula cancels (measured: 2.7 % wrong at z = 0.999, b = 2/3). Here
+    c − a − b = 0 by construction: z <= ½ sums the power series; z > ½ sums the logarithmic
+    connection series in 1 − z (DLMF 15.8.10 with a = 1, c = a + b):
+    ₂F₁ = b Σ_k (b)_k/k! [ψ(k + 1) − ψ(b + k) − ln(1 − z)] (1 − z)^k.
+    Both converge at least as ½^k; b must not be 0 or a negative integer.
+
+    >>> bool(np.isclose(hyp2f1_1b(1.0, 0.75), 4 * np.log(4) / 3, rtol=1e-15))  # ₂F₁(1, 1; 2; z) = −ln(1 − z)/z
+    True
+    """
+    # === check arguments
+    b, z = np.broadcast_arrays(np.asarray(b, dtype=float), np.asarray(z, dtype=float))
+    out = np.empty(z.shape)
+    near = z > 0.5
+    with np.errstate(all="ignore"):
+        bs, zs = b[~near], z[~near]
+        term, total = np.ones_like(zs), np.zeros_like(zs)
+        for n in range(1, 200):
+            term = term * zs
+            total = total + term / (n + bs)
+            if not np.any(np.abs(term) > 1e-18):
+                break
+        out[~near] = 1.0 + bs * total
+        bn, x = b[near], 1.0 - z[near]
+        lx = np.log(x)
+        poch, xk = np.ones_like(x), np.ones_like(x)
+        psi1, psib = digamma(1.0), digamma(bn)
+        total = np.zeros_like(x)
+        for k in range(200):
+            total = total + poch * (psi1 - psib - lx) * xk
+            psi1 = psi1 + 1.0 / (k + 1)
+            psib = psib + 1.0 / (bn + k)
+            poch = poch * (bn + k) / (k + 1)
+            xk = xk * x
+            if not np.any(np.abs(poch * xk) * (1.0 + np.abs(lx)) > 1e-18 * np.abs(total)):
+                break
+        out[near] = bn * total
+    return out
 
 
 def _eta_to_w(eta: NDArray, growth: bool) -> NDArray:
@@ -91,6 +165,9 @@ def invert_time(G: Callable[[NDArray], NDArray], slope: Callable[[NDArray], NDAr
     Returns:
         w(t̃) with the shape of `ttilde`.
 
+    Raises:
+        IntegrationFailed: G or the slope is not finite (or G not increasing) at a table node.
+
     >>> G = lambda w: np.log(w / (1 - w))                 # logistic: dw/dt̃ = w (1 − w)
     >>> w = invert_time(G, lambda w: w * (1 - w), 0.01, np.array([0.0, 1.0, 1e6]))
     >>> np.allclose(w, [0.01, 1 / (1 + 99 * np.exp(-1.0)), 1.0], rtol=1e-15)
@@ -102,19 +179,30 @@ def invert_time(G: Callable[[NDArray], NDArray], slope: Callable[[NDArray], NDAr
         return np.ones_like(tt)
     growth = w0 < 1.0
     eta0 = np.log(w0) - np.log1p(-w0) if growth else -np.log(w0 - 1.0)
-    eta_max = max(_ETA_MAX, eta0 + 10.0)
-    n = int(np.ceil((eta_max - eta0) * nodes_per_unit)) + 2
-    eta_k = np.linspace(eta0, eta_max, n)
-    w_k = _eta_to_w(eta_k, growth)
+    eta_end = max(_ETA_TABLE, eta0)
+    n = int(np.ceil((eta_end - eta0) * nodes_per_unit)) + 2
+    w_k = _eta_to_w(np.linspace(eta0, eta_end, n), growth)
     w_k[0] = w0
+    # η of the rounded nodes (1 − w and w − 1 are exact there), so that (η_k, T_k) are exact pairs
+    eta_k = np.log(w_k) - np.log1p(-w_k) if growth else -np.log(w_k - 1.0)
+    eta_k[0] = eta0
     with np.errstate(all="ignore"):
         G0 = float(G(np.array([w0]))[0])
         T_k = G(w_k) - G0
         dw_deta = w_k * (1.0 - w_k) if growth else -(w_k - 1.0)
         r_k = slope(w_k) / dw_deta                      # dη/dt̃ at the nodes (> 0)
     T_k[0] = 0.0
-    good = np.isfinite(T_k) & np.isfinite(r_k) & (r_k > 0)
-    eta_k, T_k, r_k = eta_k[good], np.maximum.accumulate(T_k[good]), r_k[good]
+    bad = ~(np.isfinite(T_k) & np.isfinite(r_k) & (r_k > 0))
+    if not np.isfinite(G0) or np.any(bad):
+        w_bad = float(w0) if not np.isfinite(G0) else float(w_k[np.argmax(bad)])
+        raise fail("w", "a point where the antiderivative G and the slope are finite (G' = 1/slope > 0)",
+                   w_bad, IntegrationFailed)
+    # G is increasing in η: a decrease beyond rounding (relative 1e-12) is an error in G
+    drop = np.maximum.accumulate(T_k) - T_k
+    if np.any(drop > 1e-12 * (1.0 + np.abs(T_k) + abs(G0))):
+        raise fail("w", "a point where G(w) − G(w0) increases along the path",
+                   float(w_k[np.argmax(drop > 0)]), IntegrationFailed)
+    T_k = np.maximum.accumulate(T_k)                    # rounding-level ties near w = 1
     keep = np.concatenate([[True], np.diff(T_k) > 0])
     eta_k, T_k, r_k = eta_k[keep], T_k[keep], r_k[keep]
     flat = tt.ravel()
@@ -195,7 +283,8 @@ def integrate_reduced(xdot: Callable[[float], float], x0: float, t: ArrayLike, t
             sol = solve_ivp(lambda _t, y: [F(y[0])], (0.0, ts[-1]), [np.log(x0)], method="DOP853",
                             rtol=rtol, atol=rtol * 1e-3, dense_output=True, events=converged)
         if sol.status < 0:
-            raise RuntimeError(sol.message)
+            raise fail("t", f"<= {float(sol.t[-1]):.6g}, where DOP853 stopped on the reduced mode ODE: "
+                       f"{sol.message}", float(ts[-1]), IntegrationFailed)
         t_end = sol.t[-1]
         y = np.empty(ts.shape)
         inside = ts <= t_end
@@ -213,7 +302,8 @@ def reduced_time(xdot: Callable[[float], float], u_of_x: Callable[[float], float
     """t at which u(x(t)) = u_to on the reduced ODE τ ẋ = xdot(x): t = τ ∫_{x0}^{x*} dx/xdot(x).
 
     Raises:
-        ValueError: when u_to is not reached (beyond the fixed point).
+        LindynError: u_to is not reached (at or beyond the fixed point).
+        IntegrationFailed: the quadrature of dx/xdot is not finite.
     """
     # === check arguments
     u_start = u_of_x(x0)
@@ -226,8 +316,16 @@ def reduced_time(xdot: Callable[[float], float], u_of_x: Callable[[float], float
             hi *= 2.0
         else:
             lo *= 0.5
-    x_to = brentq(lambda x: u_of_x(x) - u_to, lo, hi, xtol=1e-300, rtol=1e-15, maxiter=400)
+    try:
+        x_to = brentq(lambda x: u_of_x(x) - u_to, lo, hi, xtol=1e-300, rtol=1e-15, maxiter=400)
+    except (ValueError, RuntimeError):       # no sign change (u_to not on the path) or no convergence
+        raise fail("u_to", f"a strength reached from u(0) = {u_start:.6g} on the reduced path "
+                   "(strictly before the fixed point)", u_to) from None
+    if not xdot(x0) * xdot(x_to) > 0:      # ẋ changes sign: a fixed point lies between (or at) them
+        raise fail("u_to", f"strictly between u(0) = {u_start:.6g} and the fixed point of the reduced ODE", u_to)
     val, _err = quad(lambda x: 1.0 / xdot(x), x0, x_to, epsabs=0.0, epsrel=1e-13, limit=400)
+    if not np.isfinite(val):
+        raise fail("u_to", "reached in finite time (the quadrature of τ/ẋ diverged)", u_to, IntegrationFailed)
     return tau * val
 
 
@@ -236,17 +334,21 @@ def newton_refine_mp(T: Callable[[Any], Any], dT: Callable[[Any], Any], t: Any, 
     """Refine u with T(u) = t in mpmath at `dps` digits by Newton steps.
 
     With the fixed point u* given, Newton runs in y = ln|1 − u/u*|, in which T is close to linear
-    near u* (so a double-precision guess that rounded to u* still converges).
+    near u* (so a double-precision guess that rounded to u* still converges); it stops when a step
+    moves u by less than 10^−(dps+5) relative.
 
     Args:
         T: time as a function of u (mpmath callable).
         dT: dT/du = τ/f(u).
         t: the target time (mpf).
-        guess: a double-precision solution.
+        guess: a starting point close to the root (e.g. from `bisect_time_mp`).
         dps: working digits.
         steps: maximum Newton steps (quadratic convergence).
         fixed: the fixed point u* = s/λ (optional).
         start: u(0), which tells the side of u* the path lies on (needed with `fixed`).
+
+    Raises:
+        IntegrationFailed: no convergence to `dps` digits within the allowed steps.
     """
     # === check arguments
     with mpmath.workdps(dps + 10):
@@ -258,20 +360,80 @@ def newton_refine_mp(T: Callable[[Any], Any], dT: Callable[[Any], Any], t: Any, 
                 du = (T(u) - t) / dT(u)
                 u = u - du
                 if abs(du) <= abs(u) * tol:
-                    break
-            return +u
+                    return +u
+            raise fail("t", f"a time at which Newton on t(u) converges to {dps} digits in {steps} steps",
+                       float(t), IntegrationFailed)
         us = mpmath.mpf(fixed)
         g = mpmath.mpf(guess)
         below = mpmath.mpf(start) < us
         sign = -1 if below else 1
         gap = abs(1 - g / us)
         y = mpmath.log(gap) if gap > 0 else mpmath.mpf(-40)
+        y_min = mpmath.log(tol)
         for _ in range(steps + 20):
             u = us * (1 + sign * mpmath.exp(y))
-            if u == us:          # u* to the working precision: nothing left to refine
+            if y < y_min:        # within 10^−(dps+5) of u*: u* is the answer to the digits asked
                 return +us
             dy = (T(u) - t) / (dT(u) * us * sign * mpmath.exp(y))
             y = y - dy
-            if abs(dy) <= tol:
-                break
-        return +(us * (1 + sign * mpmath.exp(y)))
+            # converged when u moves by < tol relative: |du/u| ≈ e^y |dy| (near u*, T is only known
+            # to the working precision divided by e^y, so y itself may not settle to tol)
+            if abs(dy) * min(1, mpmath.exp(y)) <= tol:
+                return +(us * (1 + sign * mpmath.exp(y)))
+        raise fail("t", f"a time at which Newton on t(u) converges to {dps} digits in {steps + 20} steps",
+                   float(t), IntegrationFailed)
+
+
+def bisect_time_mp(T: Callable[[Any], Any], t: Any, start: Any, fixed: Any, dps: int = 30,
+                   tol: float = 1e-12) -> Any:
+    """u with T(u) = t on the path from `start` towards the fixed point, by bisection (mpmath).
+
+    Uses only T (no double-precision evaluator): the path is u = u*(1 ± e^y), y = ln|1 − u/u*|
+    decreases from y0 = ln|1 − start/u*| as t grows; a bracket [y_lo, y0] with T >= t at y_lo is
+    found by doubling the step, then bisected to |Δy| <= tol. A seed for `newton_refine_mp` that is
+    independent of `Trajectory.evaluate`.
+
+    Args:
+        T: time as a function of u (mpmath callable, increasing along the path).
+        t: target time >= 0.
+        start: u(0) (≠ u*).
+        fixed: the fixed point u*.
+        dps: working digits.
+        tol: bracket width in y at which to stop.
+
+    Returns:
+        u (mpf), or u* itself when T(u) < t still at |1 − u/u*| = 10^−(dps+5).
+
+    Raises:
+        IntegrationFailed: no bracket (T stays below t over 2e6 units of y).
+
+    >>> T = lambda u: mpmath.log(u / (1 - u)) - mpmath.log(mpmath.mpf(1) / 9)   # logistic from 0.1
+    >>> u = bisect_time_mp(T, 1, mpmath.mpf("0.1"), 1)
+    >>> bool(abs(u - 1 / (1 + 9 * mpmath.e ** -1)) < 1e-11)
+    True
+    """
+    # === check arguments
+    with mpmath.workdps(dps + 10):
+        t, us, u_start = mpmath.mpf(t), mpmath.mpf(fixed), mpmath.mpf(start)
+        sign = -1 if u_start < us else 1
+        at = lambda y: us * (1 + sign * mpmath.exp(y))     # noqa: E731
+        hi = mpmath.log(abs(1 - u_start / us))
+        if t <= 0:
+            return +u_start
+        y_min = mpmath.log(mpmath.mpf(10) ** (-(dps + 5)))
+        step = mpmath.mpf(1)
+        lo = hi - step
+        while T(at(lo)) < t:
+            if lo < y_min:           # within 10^−(dps+5) of u* (T is not resolved closer)
+                return +us
+            if step > 1e6:
+                raise fail("t", "a time reached on the path (t(u) stays below it)", float(t), IntegrationFailed)
+            hi, step = lo, 2 * step
+            lo = hi - step
+        while hi - lo > tol:
+            mid = (lo + hi) / 2
+            if T(at(mid)) < t:
+                hi = mid
+            else:
+                lo = mid
+        return +at((lo + hi) / 2)

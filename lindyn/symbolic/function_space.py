@@ -17,6 +17,13 @@ Per-output flows (`derive_output_flow`): D is derived from the likelihood, not t
 - Bernoulli with logit f, labels ±1, p(y|f) = 1/(1 + e^{−yf}): D = Σ_{y=±1} p(y|f)(∂_f log p(y|f))²,
   ℓ = −log p(y|f); with the margin m = yf the flow is ṁ = 1 + e^{−m} for both labels, solved by
   `sympy.dsolve` to m(t) = ln[(e^{m(0)} + 1)e^t − 1].
+
+Floating-point form (`OutputFlow.stable`). The dsolve result overflows for large t or m(0)
+(e^t, e^{m0}). `_stable_form` rewrites it with sympy: pull the growth e^t out of the logarithm,
+m = t + ln(e^{m0} + 1 − e^{−t}), split the argument into the term that carries m0 and the rest,
+m = t + logaddexp(m0, ln(1 − e^{−t})), and write 1 − e^{−t} as −expm1(−t) (sympy's
+`expm1_opt`). The rewrite is checked equal to the dsolve result with `sympy.simplify` before it is
+returned; lambdified with numpy it stays finite and accurate for any t >= 0 and finite m0.
 This module imports sympy, never numpy.
 """
 from __future__ import annotations
@@ -25,6 +32,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 import sympy
+from sympy.codegen.cfunctions import expm1
+from sympy.codegen.numpy_nodes import logaddexp
+from sympy.codegen.rewriting import expm1_opt, optimize
 
 from .._checks import check_int, fail
 
@@ -43,8 +53,10 @@ class OutputFlow:
         fisher: the output Fisher D as a function of f.
         loss_expr: ℓ as a function of f (and the label y for squared loss).
         ode: sympy.Eq(d variable/dt, rhs) after the reduction ḟ = −D⁻¹∇_fℓ.
-        solution: sympy.Eq(variable(t), closed form) with initial value `initial`.
+        solution: sympy.Eq(variable(t), closed form) with initial value m0 / f0.
         symbols: name -> sympy Symbol (t, f, y, m, m0 / f0).
+        stable: the right side of `solution` rewritten for floating point (no overflow for
+            t >= 0; see the module docstring), checked equal to it by `sympy.simplify`.
     """
 
     loss: str
@@ -54,6 +66,26 @@ class OutputFlow:
     ode: sympy.Eq
     solution: sympy.Eq
     symbols: dict
+    stable: sympy.Expr
+
+
+def _stable_form(solution: sympy.Expr, t: sympy.Symbol, x0: sympy.Symbol) -> sympy.Expr:
+    """Rewrite a solution ln(g(t, x0)) that grows like t into t + logaddexp(·, ·) with expm1.
+
+    ln g = t + ln(g e^{−t}); g e^{−t} = (terms with x0) + (rest) = e^{a} + b gives
+    t + logaddexp(a, ln b), and b = 1 − e^{−t} becomes −expm1(−t). A solution that is not a
+    logarithm (squared loss: y + e^{−t}(f0 − y), bounded for t >= 0) is returned unchanged.
+    """
+    if not isinstance(solution, sympy.log):
+        return solution
+    inner = sympy.expand(solution.args[0] * sympy.exp(-t))
+    rest, grow = inner.as_independent(x0, as_Add=True)
+    stable = t + logaddexp(sympy.expand_log(sympy.log(grow), force=True), sympy.log(optimize(rest, [expm1_opt])))
+    # Back to elementary functions, then compare with the dsolve result exactly.
+    elementary = stable.rewrite(sympy.log).replace(expm1, lambda z: sympy.exp(z) - 1)
+    if sympy.simplify(elementary - solution) != 0:      # pragma: no cover - a derivation check
+        raise AssertionError(f"stable rewrite {stable} differs from the solution {solution}")
+    return stable
 
 
 def _logistic() -> OutputFlow:
@@ -77,7 +109,7 @@ def _logistic() -> OutputFlow:
     solution = sympy.dsolve(ode, m_fn(t), ics={m_fn(0): m0})
     y = sympy.Symbol("y", real=True)
     return OutputFlow("logistic", m_fn(t), D, sympy.log(1 + sympy.exp(-y * f)), ode, solution,
-                      {"t": t, "f": f, "m": m, "m0": m0, "y": y})
+                      {"t": t, "f": f, "m": m, "m0": m0, "y": y}, _stable_form(solution.rhs, t, m0))
 
 
 def _squared() -> OutputFlow:
@@ -88,7 +120,8 @@ def _squared() -> OutputFlow:
     f_fn = sympy.Function("f")
     ode = sympy.Eq(f_fn(t).diff(t), (-sympy.diff(ell, f) / D).subs(f, f_fn(t)))
     solution = sympy.dsolve(ode, f_fn(t), ics={f_fn(0): f0})
-    return OutputFlow("squared", f_fn(t), D, ell, ode, solution, {"t": t, "f": f, "y": y, "f0": f0})
+    return OutputFlow("squared", f_fn(t), D, ell, ode, solution, {"t": t, "f": f, "y": y, "f0": f0},
+                      _stable_form(solution.rhs, t, f0))
 
 
 def derive_output_flow(loss: Literal["logistic", "squared"]) -> OutputFlow:
@@ -107,6 +140,8 @@ def derive_output_flow(loss: Literal["logistic", "squared"]) -> OutputFlow:
     Eq(Derivative(m(t), t), 1 + exp(-m(t)))
     >>> derive_output_flow("squared").solution
     Eq(f(t), y + (f_0 - y)*exp(-t))
+    >>> derive_output_flow("logistic").stable
+    t + logaddexp(m_0, log(-expm1(-t)))
     """
     # === check arguments
     if loss not in LOSS_NAMES:

@@ -9,8 +9,12 @@ is the universal dw/dt̃ = w^g (1 − w), so t̃ = G(w) − G(w0) with G' = 1/(w
   conjugate roots pair into ½ln(v² − 2v cos θ + 1) and arctangents, so G is elementary.
 * when G is a single logarithm of a Möbius function of v (g = 0, g = 1, g = ½ ...) the relation is
   inverted: u(t) explicit. Otherwise t(u) is the implicit closed form.
-* g symbolic: G(w) = w^{1−g}/(1−g) ₂F₁(1, 1−g; 2−g; w) for w < 1 and z^g/g ₂F₁(1, g; 1+g; z),
-  z = 1/w, for w > 1 (decay from above).
+* g symbolic: G(w) = Σ_n w^{n+1−g}/(n+1−g) = w^{1−g}/(1−g) ₂F₁(1, 1−g; 2−g; w) for w < 1 and
+  Σ_n z^{n+g}/(n+g) = z^g/g ₂F₁(1, g; 1+g; z), z = 1/w, for w > 1 (decay from above). The n = 0
+  term, singular at g = 1 (w < 1) and g = 0 (w > 1), is shifted by a constant to the Box–Cox form
+  (x^a − 1)/a → ln x (a → 0), so one G holds for every g, including the logistic (g = 1) and the
+  exponential (g = 0) rows: G = bc(w, 1−g) + w^{2−g}/(2−g) ₂F₁(1, 2−g; 3−g; w), resp.
+  −bc(w, −g) + w^{−1−g}/(1+g) ₂F₁(1, 1+g; 2+g; 1/w), with bc(x, a) = (x^a − 1)/a.
 
 Unbalanced modes are reduced through the derived conserved quantities (`invariants.py`): when u̇
 depends on u alone the balanced solution holds with u0 = ∏ a_i(0); at L = 2 the gains are solved
@@ -39,7 +43,7 @@ from .invariants import _separate
 from .modes import ModeODE, ModeSymbols, _balanced, _tidy, _velocities, mode_symbols
 
 __all__ = ["Antiderivative", "NumericPlan", "Solution", "universal_antiderivative", "solve_balanced",
-           "solve_unbalanced", "W", "W0", "V"]
+           "solve_unbalanced", "boxcox", "W", "W0", "V"]
 
 Form = Literal["explicit", "implicit", "quadrature"]
 
@@ -48,6 +52,41 @@ W = sympy.Symbol("w", positive=True)
 W0 = sympy.Symbol("w_0", positive=True)
 V = sympy.Symbol("v", positive=True)
 _E = sympy.Symbol("E", positive=True)
+
+
+class boxcox(sympy.Function):   # noqa: N801  (lambdify maps it by this name)
+    """The Box–Cox function bc(x, a) = (x^a − 1)/a, with its limit bc(x, 0) = ln x.
+
+    The power term of the ₂F₁ antiderivative in this form stays finite as g → 0, 1 (a → 0);
+    numerically it is scipy.special.boxcox (expm1(a ln x)/a: no cancellation for small a).
+
+    >>> x, a = sympy.symbols("x a", positive=True)
+    >>> boxcox(x, 0), sympy.diff(boxcox(x, a), x)
+    (log(x), x**(a - 1))
+    """
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, x: sympy.Expr, a: sympy.Expr) -> sympy.Expr | None:
+        if a.is_zero:
+            return sympy.log(x)
+        if a.is_number and x.is_number:
+            return (x ** a - 1) / a
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        x, a = self.args
+        if argindex == 1:
+            return x ** (a - 1)
+        return (x ** a * sympy.log(x) - boxcox(x, a)) / a
+
+    def _eval_rewrite_as_Pow(self, x: sympy.Expr, a: sympy.Expr, **kwargs: Any) -> sympy.Expr:
+        return sympy.Piecewise((sympy.log(x), sympy.Eq(a, 0)), ((x ** a - 1) / a, True))
+
+    def _latex(self, printer: Any) -> str:
+        x, a = (printer._print(e) for e in self.args)
+        return rf"\frac{{\left({x}\right)^{{{a}}} - 1}}{{{a}}}"
 
 
 @dataclass(frozen=True)
@@ -139,7 +178,7 @@ def universal_antiderivative(g: sympy.Expr) -> Antiderivative:
     """G(w) = ∫ dw/(w^g (1 − w)) for the universal mode ODE dw/dt̃ = w^g (1 − w).
 
     Args:
-        g: the exponent (rational: elementary terms; otherwise the ₂F₁ form, g ∉ {0, 1}).
+        g: the exponent (rational: elementary terms; otherwise the ₂F₁ form, finite for every g < 2).
 
     >>> G = universal_antiderivative(sympy.Integer(1))
     >>> sympy.simplify(sympy.diff(G.difference(), W) - 1 / (W * (1 - W)))
@@ -150,8 +189,10 @@ def universal_antiderivative(g: sympy.Expr) -> Antiderivative:
     if g.is_Rational:
         p, k = int(g.p), int(g.q)
         return Antiderivative(g=g, k=k, terms=_rational_terms(p, k))
-    below = W ** (1 - g) / (1 - g) * sympy.hyper([1, 1 - g], [2 - g], W)
-    above = (1 / W) ** g / g * sympy.hyper([1, g], [1 + g], 1 / W)
+    # Σ_n w^{n+1−g}/(n+1−g): the n = 0 term as bc(w, 1 − g) (finite at g = 1), the rest a ₂F₁
+    below = boxcox(W, 1 - g) + W ** (2 - g) / (2 - g) * sympy.hyper([1, 2 - g], [3 - g], W)
+    # Σ_n z^{n+g}/(n+g), z = 1/w: bc(z, g) = −bc(w, −g) (finite at g = 0), the rest a ₂F₁
+    above = -boxcox(W, -g) + W ** (-1 - g) / (1 + g) * sympy.hyper([1, 1 + g], [2 + g], 1 / W)
     return Antiderivative(g=g, k=None, terms=None, hyper=sympy.Piecewise((below, W < 1), (above, True)))
 
 
