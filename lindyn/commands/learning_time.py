@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import Any
 
-from .._checks import check_real
+from .._checks import check_real, fail
 from ..cli import add_problem_arguments
 from .trajectory import _mode_kw, derived_problem
 
@@ -14,7 +15,8 @@ def register(subparsers: Any) -> None:
     """Add the `learning-time` subcommand."""
     p = subparsers.add_parser("learning-time", help="time for each mode to go from u0 to --until U")
     add_problem_arguments(p, times=False)
-    p.add_argument("--until", required=True, help="target strength U (between u0 and s/lam)")
+    p.add_argument("--until", required=True,
+                   help="target strength U, between u0 (included) and the fixed point s/lam (excluded), for every mode")
     p.add_argument("--json", action="store_true", help='print {"t": ...} (a list when several modes)')
     p.set_defaults(handler=run)
 
@@ -24,6 +26,13 @@ def run(args: argparse.Namespace) -> int:
     # === check arguments
     until = check_real(args.until, "until", positive=True)
     pa, traj, kw = derived_problem(args)
+    for m in range(len(pa["s"])):
+        mode = _mode_kw(kw, m)
+        u0 = mode["u0"] if "u0" in mode else math.prod(mode["gains"])
+        star = mode["s"] / mode.get("lam", 1.0)
+        if not (min(u0, star) <= until <= max(u0, star)) or (until == star != u0):
+            raise fail("until", f"between u0 = {u0:g} and the fixed point s/lam = {star:g} (excluded)"
+                                + (f" for mode {m + 1}" if len(pa["s"]) > 1 else ""), args.until)
     times = [traj.learning_time(until, **_mode_kw(kw, m)) for m in range(len(pa["s"]))]
     value: Any = times[0] if len(times) == 1 else times
     if args.json:
