@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import re
 import sys
 from typing import Any, NoReturn, Sequence
@@ -112,6 +113,11 @@ def problem_arguments(args: argparse.Namespace) -> dict[str, Any]:
         "lam": parse_floats(args.lam, "lam"),
         "tau": tau[0],
     }
+    for key in ("s", "u0", "gains", "lam"):
+        if out[key] is not None and not all(math.isfinite(x) for x in out[key]):
+            raise fail(key, "finite numbers (no NaN or inf)", getattr(args, key))
+    if not math.isfinite(out["tau"]) or out["tau"] <= 0:
+        raise fail("tau", "a finite number > 0", args.tau)
     if out["gains"] is not None and len(out["gains"]) != depth:
         raise fail("gains", f"{depth} comma-separated gains (one per layer)", args.gains)
     if getattr(args, "t", None) is not None:

@@ -233,6 +233,22 @@ _LATEX_ERROR = re.compile(r"^! (.*)$", re.MULTILINE)
 _LATEX_LINE = re.compile(r"^l\.(\d+) (.*)$", re.MULTILINE)
 
 
+def writable_directory(directory: Any, name: str = "directory") -> pathlib.Path:
+    """Create `directory` if needed and return it, or raise `LindynError` if it cannot be written."""
+    if not isinstance(directory, (str, os.PathLike)) or str(directory) == "":
+        raise fail(name, "a directory path", directory)
+    out = pathlib.Path(directory)
+    if out.exists() and not out.is_dir():
+        raise fail(name, "a directory (or a path to create)", str(directory))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise fail(name, f"a directory that can be created ({err.strerror})", str(directory)) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise fail(name, "a writable directory", str(directory))
+    return out
+
+
 def write_report(verification: Verification, directory: str | os.PathLike[str], *,
                  compile: bool | None = None) -> pathlib.Path:
     """Write `report.tex` and its figures into `directory`, and compile it to `report.pdf`.
@@ -255,10 +271,7 @@ def write_report(verification: Verification, directory: str | os.PathLike[str], 
         raise fail("verification", "the result of lindyn.verify(...)", verification)
     if compile not in (None, True, False):
         raise fail("compile", "True, False or None", compile)
-    out = pathlib.Path(directory)
-    if out.exists() and not out.is_dir():
-        raise fail("directory", "a directory (or a path to create)", str(directory))
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_directory(directory, "directory")
     (out / "figures").mkdir(exist_ok=True)
     figures: dict[str, str] = {}
     for r in verification.results:

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import DERIVED_VS_MATRIX_ATOL, MATRIX_ATOL, MATRIX_RTOL
 
+import lindyn
 from lindyn import GD, NGD, BlockNGD, Flow, aligned_problem, bernacchia, derive, integrate, kfac
 
 QS = [Fraction(1, 4), Fraction(1, 2), Fraction(3, 4), 1]

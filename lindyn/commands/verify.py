@@ -47,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
         for c in all_claims():
             print(f"{c.name:30} {c.source}")
         return 0
+    if args.report:   # fail before the claims run, not after
+        from ..report import writable_directory
+        writable_directory(args.report, "report")
     progress = None if args.quiet else _progress
     result = verify(args.claims or None, thorough=args.thorough, progress=progress)
     if args.report:
