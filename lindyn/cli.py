@@ -7,6 +7,7 @@ the error contract (a `LindynError` prints one line on stderr and exits with sta
 from __future__ import annotations
 
 import argparse
+import os
 import importlib
 import math
 import re
@@ -131,6 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="lindyn",
         description="Exact learning dynamics of deep linear networks: derive, integrate, verify.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="""examples:
+  lindyn trajectory --rule gd --depth 3 --s 1 --u0 1e-3 --t 5,10,20 --json      closed form u(t)
+  lindyn integrate  --rule ngd --depth 3 --s 3,1 --u0 1e-3 --t 1,5 --width 4    full matrices
+  lindyn learning-time --rule blockdiag --q 1/2 --depth 3 --s 1 --u0 1e-3 --until 0.5
+  lindyn verify --report out/         every claim, checked two ways; LaTeX/PDF report
+  python -m lindyn                    the same as `lindyn verify`
+
+Rules: gd; ngd (full Fisher, Moore-Penrose power q); blockdiag (block-diagonal NGD, power q);
+kfac (= blockdiag, q = 1); bernacchia (per-layer natural gradient: blockdiag q = 1 scaled by 1/L).
+Run `lindyn COMMAND --help` for the options of each command.""",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
@@ -163,6 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LindynError as err:
         print(f"lindyn {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed: not an error of ours
+        sys.stdout = open(os.devnull, "w")
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -430,7 +430,8 @@ class Trajectory:
         """A function u(t, **params): stable numpy arrays, or mpmath numbers at `dps` digits.
 
         numpy: the same as `evaluate`. mpmath: explicit forms evaluate u(t) directly; implicit forms
-        refine the double-precision root of t(u) = t by Newton steps in mpmath; quadratures
+        bracket the root of t(u) = t by bisection on the mpmath t(u) (independent of `evaluate`),
+        then refine it by Newton steps; quadratures
         integrate the reduced ODE by mpmath's Taylor method (`lindyn.numeric.mode_ode`).
 
         Args:
