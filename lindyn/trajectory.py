@@ -23,6 +23,7 @@ import scipy.special
 import sympy
 from numpy.typing import ArrayLike, NDArray
 
+from .rules import LearningRule
 from ._checks import MAX_DEPTH, MAX_DPS, check_int, check_real, fail
 from .numeric.stable import (MONOTONE_RTOL, QUADRATURE_MONOTONE_RTOL, bisect_time_mp, hyp2f1_1b, integrate_reduced,
                              invert_time, mobius_power, monotone, newton_refine_mp, reduced_time)
@@ -156,7 +157,7 @@ class Trajectory:
     """
 
     problem: ModeProblem
-    rule: Any
+    rule: LearningRule
     ode: sympy.Eq
     form: Form
     u: sympy.Expr | None
@@ -587,7 +588,7 @@ def _derive(rule: Any, depth: int, gains: str, lam_key: Any) -> Trajectory:
                       u=u, t_of_u=t_of_u, conserved=conserved, symbols=sym, c=c, g=g, solution=sol)
 
 
-def derive(rule: Any, depth: int, *, gains: Gains = "balanced", lam: Any = 1) -> Trajectory:
+def derive(rule: LearningRule, depth: int, *, gains: Gains = "balanced", lam: Any = 1) -> Trajectory:
     """Derive the exact dynamics of one aligned singular mode under `rule`.
 
     From `rule.velocity` on the per-mode geometry: the per-layer velocities, the mode ODE

@@ -22,6 +22,7 @@ from typing import Any
 
 import sympy
 
+from ..rules import LearningRule
 from .._checks import check_int
 from .modes import _tidy, _velocities, mode_symbols
 
@@ -113,7 +114,7 @@ def separate_velocities(rule: Any, depth: int) -> Separation | None:
     return _separate(rule, depth)
 
 
-def conserved_quantities(rule: Any, depth: int) -> tuple[sympy.Expr, ...]:
+def conserved_quantities(rule: LearningRule, depth: int) -> tuple[sympy.Expr, ...]:
     """Conserved quantities of an aligned mode (neighbouring layers), derived from `rule.velocity`.
 
     Args:
