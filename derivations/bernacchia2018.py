@@ -170,21 +170,17 @@ def formulas(out: pathlib.Path) -> None:
     (out / "bernacchia2018.tex").write_text("\n".join(parts))
 
 
-def main(argv: list[str]) -> int:
-    """Write the formulas and figures into the directory given as the only argument."""
-    if len(argv) != 1:
-        print("usage: python derivations/bernacchia2018.py OUTDIR", file=sys.stderr)
-        return 2
-    out = pathlib.Path(argv[0])
-    out.mkdir(parents=True, exist_ok=True)
+def write(out: pathlib.Path) -> str:
+    """Write the formulas (.tex) and figures (PNG) into `out`; return a summary line."""
     formulas(out)
     rules_figure(out)
     errors = deep_figure(out)
     bottleneck_figure(out)
-    print("bernacchia2018: wrote formulas and 3 figures; 16-layer |ℓ/ℓ0 − e^(−2t)|: "
-          + ", ".join(f"{k} {v:.1g}" for k, v in errors.items()))
-    return 0
+    return ("bernacchia2018: wrote formulas and 3 figures; 16-layer |ℓ/ℓ0 − e^(−2t)|: "
+            + ", ".join(f"{k} {v:.1g}" for k, v in errors.items()))
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from _script import run  # derivations/_script.py, beside this file
+
+    sys.exit(run("bernacchia2018", write))

@@ -167,20 +167,16 @@ def formulas(out: pathlib.Path) -> None:
     (out / "huh2020.tex").write_text("\n".join(parts))
 
 
-def main(argv: list[str]) -> int:
-    """Write the formulas and figures into the directory given as the only argument."""
-    if len(argv) != 1:
-        print("usage: python derivations/huh2020.py OUTDIR", file=sys.stderr)
-        return 2
-    out = pathlib.Path(argv[0])
-    out.mkdir(parents=True, exist_ok=True)
+def write(out: pathlib.Path) -> str:
+    """Write the formulas (.tex) and figures (PNG) into `out`; return a summary line."""
     formulas(out)
     info = paths_figure(out)
     balance_figure(out)
     fractional_figure(out)
-    print("huh2020: wrote formulas and 3 figures; " + ", ".join(f"{k} = {v:.1g}" for k, v in info.items()))
-    return 0
+    return ("huh2020: wrote formulas and 3 figures; " + ", ".join(f"{k} = {v:.1g}" for k, v in info.items()))
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from _script import run  # derivations/_script.py, beside this file
+
+    sys.exit(run("huh2020", write))

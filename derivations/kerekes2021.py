@@ -274,13 +274,8 @@ def tanh_figure(out: pathlib.Path) -> dict:
     return summary
 
 
-def main(argv: list[str]) -> int:
-    """Write the LaTeX file and the figures into OUTDIR; print the measured numbers."""
-    if len(argv) != 2:
-        print("usage: python derivations/kerekes2021.py OUTDIR", file=sys.stderr)
-        return 2
-    out = pathlib.Path(argv[1])
-    out.mkdir(parents=True, exist_ok=True)
+def write(out: pathlib.Path) -> str:
+    """Write the formulas (.tex) and figures (PNG) into `out`; return a summary line."""
     start = time.perf_counter()
     write_latex(out)
     for (label, rule, L), (cs, cp, nm, osp, T) in classification_figure(out).items():
@@ -296,9 +291,10 @@ def main(argv: list[str]) -> int:
     for (h, seed), (dev, gap, stop, P) in tanh_figure(out).items():
         print(f"tanh width {h} (P={P}) seed {seed}: deviation {dev:.2e}, initial velocity gap {gap:.2e}"
               + (f", stalls at t={stop:.3g}" if stop else ""))
-    print(f"done in {time.perf_counter() - start:.0f} s: {out}")
-    return 0
+    return f"done in {time.perf_counter() - start:.0f} s: {out}"
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    from _script import run  # derivations/_script.py, beside this file
+
+    sys.exit(run("kerekes2021", write))

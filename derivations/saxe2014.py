@@ -141,20 +141,16 @@ def formulas(out: pathlib.Path) -> None:
     (out / "saxe2014.tex").write_text("\n".join(parts))
 
 
-def main(argv: list[str]) -> int:
-    """Write the formulas and figures into the directory given as the only argument."""
-    if len(argv) != 1:
-        print("usage: python derivations/saxe2014.py OUTDIR", file=sys.stderr)
-        return 2
-    out = pathlib.Path(argv[0])
-    out.mkdir(parents=True, exist_ok=True)
+def write(out: pathlib.Path) -> str:
+    """Write the formulas (.tex) and figures (PNG) into `out`; return a summary line."""
     formulas(out)
     info = fig3_modes(out)
     learning_time(out)
-    print(f"saxe2014: wrote {out}/saxe2014.tex and 2 figures; {int(info['modes'])} modes, "
-          f"max |flow − closed form| = {info['max |flow − closed form|']:.2g}")
-    return 0
+    return (f"saxe2014: wrote {out}/saxe2014.tex and 2 figures; {int(info['modes'])} modes, "
+            f"max |flow − closed form| = {info['max |flow − closed form|']:.2g}")
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from _script import run  # derivations/_script.py, beside this file
+
+    sys.exit(run("saxe2014", write))
