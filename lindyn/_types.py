@@ -44,6 +44,21 @@ class Geometry(Protocol):
     B: Layers
     Sigma: Any
 
+    def input_factor(self, i: int) -> Any:
+        """K-FAC's input factor Ā_i of layer i (0-based): E[a aᵀ] of the layer's input a.
+
+        Deep linear net, squared loss: A_iΣA_iᵀ. With a per-example output curvature D_n = c_n Ω
+        the weights c_n enter here (exact Kronecker factorisation of the block F_ii).
+        """
+        ...
+
+    def output_factor(self, i: int) -> Any:
+        """K-FAC's output factor G_i of layer i (0-based): back-propagated output curvature.
+
+        Deep linear net, squared loss: B_iᵀB_i; in general B_iᵀΩB_i, Ω the loss's output curvature.
+        """
+        ...
+
     def fisher(self) -> Any:
         """F = Jᵀ(Σ ⊗ I)J, J_i = A_iᵀ ⊗ B_i; dense or a structured operator for `ops.pinv_pow`."""
         ...

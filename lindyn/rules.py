@@ -122,11 +122,13 @@ class BlockNGD:
         return base if self.damping == 0 else f"{base}[damping={self.damping}]"
 
     def velocity(self, grads: Layers, geo: Geometry, ops: Ops) -> Layers:
-        """τ dW_i/dt = −(B_iᵀB_i)^{+q} g_i (A_iΣA_iᵀ)^{+q}."""
+        """τ dW_i/dt = −G_i^{+q} g_i Ā_i^{+q}, G_i = `geo.output_factor(i)`, Ā_i = `geo.input_factor(i)`."""
         out = []
         for i, g in enumerate(grads):
-            left = geo.B[i].T @ geo.B[i]
-            right = geo.A[i] @ geo.Sigma @ geo.A[i].T
+            # K-FAC's Kronecker factors of the diagonal Fisher block F_ii ≈ right ⊗ left; in a deep
+            # linear net with squared loss left = B_iᵀB_i and right = A_iΣA_iᵀ exactly (THEORY §1).
+            left = geo.output_factor(i)
+            right = geo.input_factor(i)
             if self.damping != 0:
                 delta = ops.sqrt(ops.scalar(self.damping))
                 left = left + delta * ops.eye(left.shape[0])

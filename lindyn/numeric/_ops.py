@@ -174,6 +174,14 @@ class MatrixGeometry:
         self.grads = squared_loss_gradients(self.A, self.B, self.W_end, Sigma, Sigma_yx)
         self.shapes = tuple(w.shape for w in self.W)
 
+    def input_factor(self, i: int) -> Any:
+        """K-FAC input factor Ā_i = A_iΣA_iᵀ (exact for a deep linear net with squared loss)."""
+        return self.A[i] @ self.Sigma @ self.A[i].T
+
+    def output_factor(self, i: int) -> Any:
+        """K-FAC output factor G_i = B_iᵀB_i (unit-Gaussian output curvature)."""
+        return self.B[i].T @ self.B[i]
+
     def jacobian(self) -> np.ndarray:
         """J = [J_1 … J_L], J_i = A_iᵀ ⊗ B_i = ∂vec W/∂vec W_i (column-major vec)."""
         return np.hstack([np.kron(self.A[i].T, self.B[i]) for i in range(self.depth)])

@@ -284,6 +284,14 @@ class LossGeometry:
         self.B = tuple(np.sqrt(o)[:, None] * b for b in self.B_chain)
         self.shapes = tuple(w.shape for w in self.W)
 
+    def input_factor(self, i: int) -> np.ndarray:
+        """K-FAC input factor A_iΣA_iᵀ (Σ curvature-weighted, module docstring)."""
+        return self.A[i] @ self.Sigma @ self.A[i].T
+
+    def output_factor(self, i: int) -> np.ndarray:
+        """K-FAC output factor B_iᵀ diag(o) B_i."""
+        return self.B[i].T @ self.B[i]
+
     def output_jacobian(self) -> np.ndarray:
         """J_f = ∂vec f/∂θ = [(A_i X)ᵀ ⊗ B_i]_i, shape (k n, P)."""
         return np.hstack([np.kron((self.A[i] @ self.X).T, self.B_chain[i]) for i in range(self.depth)])

@@ -116,6 +116,14 @@ class ModeGeometry:
         self.A, self.B, self.W_end = chain_products(self.W, sympy.eye)
         self.grads = squared_loss_gradients(self.A, self.B, self.W_end, self.Sigma, self.Sigma_yx)
 
+    def input_factor(self, i: int) -> sympy.Matrix:
+        """K-FAC input factor Ā_i = A_iΣA_iᵀ (1x1 on a mode)."""
+        return self.A[i] * self.Sigma * self.A[i].T
+
+    def output_factor(self, i: int) -> sympy.Matrix:
+        """K-FAC output factor G_i = B_iᵀB_i (1x1 on a mode)."""
+        return self.B[i].T * self.B[i]
+
     def fisher(self) -> RankOneGram:
         """Per-mode Fisher λ jᵀj with j_i = A_i B_i = ∏_{k≠i} a_k (rank one)."""
         j = sympy.Matrix([(self.B[i] * self.A[i])[0, 0] for i in range(self.depth)])
