@@ -1,6 +1,6 @@
-"""`python -m lindyn`: the default derivation + verification report (see `lindyn.cli`)."""
+"""`python -m lindyn`: the default derivation + verification report (`lindyn verify`, see `lindyn.cli`)."""
 import sys
 
 from .cli import main
 
-sys.exit(main())
+sys.exit(main(default_command="verify"))

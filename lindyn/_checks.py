@@ -27,23 +27,48 @@ class NoModeDecomposition(LindynError):
     """The rule does not reduce to one independent singular mode; use `lindyn.integrate` instead."""
 
 
-class SingularCrossing(LindynError):
-    """The requested path must pass through a singular end-to-end map (NGD sign mismatch).
+class LindynFailure(RuntimeError):
+    """A computation that could not be completed on valid input (a run-time failure, not bad input).
 
-    Attribute `time` holds the first time t at which W(t) is singular.
+    Message form: "<what> failed at <where>: <why>." The command line prints it on one line and
+    exits with status 1 (bad input exits with 2).
+    """
+
+
+class IntegrationFailed(LindynFailure):
+    """The numerical integrator or evaluator stopped before the requested time.
+
+    Attribute `time` holds where it got to (nan when unknown).
     """
 
     time: float = float("nan")
 
 
-class IntegrationFailed(LindynError):
-    """The numerical integrator stopped before the last requested time."""
+class SingularCrossing(IntegrationFailed):
+    """The requested path must pass through a singular end-to-end map (NGD sign mismatch).
+
+    Attribute `time` holds the first time t at which W(t) is singular.
+    """
 
 
-def fail(name: str, allowed: str, value: Any, cls: type[LindynError] = LindynError) -> LindynError:
-    """Build the one message format: "Argument `name` must be <allowed>, got name=<value>.".
+def failure(what: str, where: str, why: str, cls: type[LindynFailure] = IntegrationFailed,
+            time: float | None = None) -> LindynFailure:
+    """Build the run-time failure message: "<what> failed at <where>: <why>."
 
-    `cls` picks a subclass callers may catch (e.g. `SingularCrossing`, `IntegrationFailed`).
+    >>> str(failure("DOP853", "t = 1.5", "step size underflow"))
+    'DOP853 failed at t = 1.5: step size underflow.'
+    """
+    err = cls(f"{what} failed at {where}: {why.rstrip('.')}.")
+    if time is not None:
+        err.time = time  # type: ignore[attr-defined]
+    return err
+
+
+def fail(name: str, allowed: str, value: Any, cls: type[Exception] = LindynError) -> Any:
+    """Build the one bad-input message: "Argument `name` must be <allowed>, got name=<value>.".
+
+    `cls` picks a subclass callers may catch (e.g. `NoModeDecomposition`); run-time failures use
+    `failure` instead.
     """
     text = repr(value)
     if len(text) > 80:

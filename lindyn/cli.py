@@ -2,7 +2,8 @@
 
 Each subcommand lives in `lindyn/commands/<name>.py` with `register(subparsers)`; this module
 holds what they share: the problem arguments (rule, q, depth, s, u0 | gains, lam, tau, t) and
-the error contract (a `LindynError` prints one line on stderr and exits with status 2).
+the error contract (bad input, a `LindynError`, prints one line on stderr and exits with status 2;
+a run-time failure, a `LindynFailure`, prints one line and exits with status 1).
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import re
 import sys
 from typing import Any, NoReturn, Sequence
 
-from ._checks import MAX_DEPTH, LindynError, check_exponent, check_int, fail
+from ._checks import MAX_DEPTH, LindynError, LindynFailure, check_exponent, check_int, fail
+from ._version import __version__
 from .rules import RULE_NAMES
 
 COMMANDS = ("integrate", "trajectory", "learning_time", "verify")
@@ -144,6 +146,7 @@ Rules: gd; ngd (full Fisher, Moore-Penrose power q); blockdiag (block-diagonal N
 kfac (= blockdiag, q = 1); bernacchia (per-layer natural gradient: blockdiag q = 1 scaled by 1/L).
 Run `lindyn COMMAND --help` for the options of each command.""",
     )
+    parser.add_argument("--version", action="version", version=f"lindyn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -156,25 +159,34 @@ Run `lindyn COMMAND --help` for the options of each command.""",
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (2 on bad input, with one line on stderr)."""
+def main(argv: Sequence[str] | None = None, *, default_command: str | None = None) -> int:
+    """Entry point; returns the exit status.
+
+    0 on success; 1 when a computation fails at run time (`LindynFailure`: an integrator that
+    cannot reach the time, a singular crossing; or a claim that fails); 2 on bad input, with one
+    line on stderr. `lindyn` alone prints the help; `python -m lindyn` runs `verify`
+    (`default_command`), the main job.
+    """
     argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     known = set(parser._subparsers._group_actions[0].choices) if parser._subparsers else set()  # type: ignore[union-attr]
-    if (not argv or argv[0] not in known | {"-h", "--help"}) and "verify" in known:
-        argv.insert(0, "verify")  # `python -m lindyn [--json ...]` runs the verification report
+    if default_command in known and (not argv or argv[0] not in known | {"-h", "--help", "--version"}):
+        argv.insert(0, default_command)
     try:
         args = parser.parse_args(argv)
-    except SystemExit as done:   # --help (0) or a usage error (2, one line already printed)
+    except SystemExit as done:   # --help/--version (0) or a usage error (2, one line already printed)
         return done.code if isinstance(done.code, int) else 2
     if not getattr(args, "command", None):
         parser.print_help()
-        return 2
+        return 0
     try:
         return int(args.handler(args) or 0)
     except LindynError as err:
         print(f"lindyn {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except LindynFailure as err:
+        print(f"lindyn {args.command}: failed: {err}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # output piped into `head` and closed: not an error of ours
         sys.stdout = open(os.devnull, "w")
         return 0

@@ -1,9 +1,12 @@
-"""`integrate(problem, rule, t, method=Flow())`: the full matrix dynamics of a deep linear network.
+"""`integrate(problem, rule, t, method=Flow())`: the full matrix dynamics of any problem.
 
-What to integrate (a `Problem` and a learning rule) is kept apart from how (`Flow`, `Discrete`,
-`HighPrecision`), as in diffrax's `diffeqsolve(terms, solver, ...)`. Every rule runs through the
-same code: its `velocity` is evaluated on the full-matrix geometry at each step, so a user rule
-made with `lindyn.rule(fn)` is integrated exactly like a built-in one.
+What to integrate (a `Problem`: model x loss x data, and a learning rule) is kept apart from how
+(`Flow`, `Discrete`, `HighPrecision`: solver objects with a `solve` method, as in diffrax's
+`diffeqsolve(terms, solver, ...)`). Every rule and every problem run through the same code: the
+rule's `velocity` is evaluated on the problem's geometry (`lindyn.numeric.geometry`) at each
+step, so a user rule made with `lindyn.rule(fn)`, a logistic loss or a tanh net is integrated
+exactly like GD on a deep linear net. Diagnostics (mode strengths, balance, conserved quantities)
+are lazy properties of the result, computed when first read.
 
 >>> from lindyn import GD, aligned_problem
 >>> traj = integrate(aligned_problem(s=[2.0], depth=2, u0=0.01), GD(), [0.5, 1.0, 2.0])
@@ -13,25 +16,25 @@ made with `lindyn.rule(fn)` is integrated exactly like a built-in one.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Sequence, Union
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ._chain import chain_products, end_to_end, end_to_end_velocity
-from ._checks import LindynError, SingularCrossing, check_int, check_real, check_times, fail
+from ._checks import LindynError, SingularCrossing, check_times, fail, failure
 from .numeric._ops import unvec_layers, vec_layers
-from .numeric.matrix_ode import discrete_steps, solve_discrete, solve_flow, velocity_field
+from .numeric.geometry import Moments, VelocityField
 from .numeric.singular import first_singular_point
+from .numeric.solvers import Discrete, Flow, HighPrecision, Method
 from .problem import Aligned, Problem
+from .rules import LearningRule
 
-__all__ = ["Flow", "Discrete", "HighPrecision", "NumericTrajectory", "integrate"]
+__all__ = ["Flow", "Discrete", "HighPrecision", "NumericTrajectory", "integrate", "layer_velocities"]
 
-_SOLVERS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
-_ROUTES = ("efficient", "explicit")
-
-#: A candidate invariant enters `NumericTrajectory.conserved` when its rate of change at t = 0,
-#: relative to the size of the terms that make it, is below this (rounding level is ~1e-15).
+#: A candidate invariant enters `NumericTrajectory.conserved` when its rate of change at the probe
+#: weights, relative to the size of the terms that make it, is below this (rounding is ~1e-15).
 CONSERVATION_PROBE_RTOL = 1e-8
 
 #: The rule is taken to move W(t) along the straight line to W* when its end-to-end velocity at
@@ -39,148 +42,152 @@ CONSERVATION_PROBE_RTOL = 1e-8
 STRAIGHT_PATH_RTOL = 1e-8
 
 #: A straight-line rule has the same rate r at W(0) and at the generic probe weights; the rates are
-#: taken to match within this relative difference. Each rate passed the `STRAIGHT_PATH_RTOL` residual
-#: test, so it is accurate to about 1e-8; a rule straight only at a special W(0) (GD at W_i = I) has an
-#: O(1) different rate, or none, at generic weights.
+#: taken to match within this relative difference (each is accurate to ~1e-8, `STRAIGHT_PATH_RTOL`;
+#: a rule straight only at a special W(0), GD at W_i = I, has an O(1) different rate, or none).
 STRAIGHT_RATE_MATCH_RTOL = 1e-6
 
-
-@dataclass(frozen=True)
-class Flow:
-    """The gradient-flow ODE τ dW_i/dt = v_i(W), solved with `scipy.integrate.solve_ivp`.
-
-    The solver runs once from 0 to max(t) with dense output, which is evaluated at the requested
-    times (so asking for more times costs no extra steps).
-
-    Args:
-        rtol, atol: solver tolerances (> 0).
-        solver: a `solve_ivp` method: 'DOP853' (default), 'RK45', 'RK23', 'Radau', 'BDF', 'LSODA'.
-        fisher_route: 'efficient' (full-Fisher powers without forming F, `lindyn.numeric.fisher`)
-            or 'explicit' (dense J and F, the reference for small nets).
-
-    >>> Flow().solver
-    'DOP853'
-    """
-
-    rtol: float = 1e-10
-    atol: float = 1e-12
-    solver: str = "DOP853"
-    fisher_route: str = "efficient"
-
-    def __post_init__(self) -> None:
-        check_real(self.rtol, "rtol", positive=True)
-        check_real(self.atol, "atol", positive=True)
-        if self.solver not in _SOLVERS:
-            raise fail("solver", "one of " + ", ".join(_SOLVERS), self.solver)
-        if self.fisher_route not in _ROUTES:
-            raise fail("fisher_route", "'efficient' or 'explicit'", self.fisher_route)
-
-    @property
-    def name(self) -> str:
-        """'flow'."""
-        return "flow"
-
-
-@dataclass(frozen=True)
-class Discrete:
-    """The discrete algorithm a practitioner runs: W_i ← W_i + lr · v_i(W)/τ, at times t_k = k·lr.
-
-    t counts iterations × η, so step k sits at t_k = k·lr (forward Euler on the flow with step lr).
-    A requested time that is not on the grid is served by the nearest iterate k = round(t/lr);
-    the trajectory's `t` holds the grid times k·lr actually returned.
-
-    Args:
-        lr: learning rate (time step) > 0.
-        fisher_route: as in `Flow`.
-
-    >>> Discrete(lr=0.01).lr
-    0.01
-    """
-
-    lr: float = 1e-3
-    fisher_route: str = "efficient"
-
-    def __post_init__(self) -> None:
-        check_real(self.lr, "lr", positive=True)
-        if self.fisher_route not in _ROUTES:
-            raise fail("fisher_route", "'efficient' or 'explicit'", self.fisher_route)
-
-    @property
-    def name(self) -> str:
-        """'discrete'."""
-        return "discrete"
-
-
-@dataclass(frozen=True)
-class HighPrecision:
-    """The flow at `dps` decimal digits with mpmath (Taylor series solver), small nets only.
-
-    The rule runs unchanged on numpy object arrays of `mpmath.mpf` with `MpmathOps`; the Fisher
-    is dense (at most ~20 parameters is practical). The float64 problem data are converted
-    exactly to mpf.
-
-    Args:
-        dps: working precision in decimal digits, 15 <= dps <= 200.
-
-    >>> HighPrecision(dps=40).dps
-    40
-    """
-
-    dps: int = 30
-
-    def __post_init__(self) -> None:
-        check_int(self.dps, "dps", minimum=15, maximum=200)
-
-    @property
-    def name(self) -> str:
-        """'mpmath'."""
-        return "mpmath"
-
-
-Method = Union[Flow, Discrete, HighPrecision]
+#: A terminal event: g(t, (W_1, …, W_L)) -> float; the run stops where g changes sign.
+Event = Callable[[float, tuple[np.ndarray, ...]], float]
 
 
 @dataclass(frozen=True)
 class NumericTrajectory:
     """Full-matrix trajectory of `problem` under `rule`, integrated by `method`.
 
+    Stored: what made it, the times and the layer weights. Everything else is computed from them
+    when first read (and cached).
+
     Attributes:
         problem, rule, method: what made it.
-        t: times (T,) (for `Discrete`, the grid times k·lr used).
+        t: times (T,) actually served (for `Discrete`, the grid times k·lr; with an event, the
+            times reached plus the event time).
         W: per layer, an array (T, n_i, n_{i-1}) of W_i(t).
-        W_end: (T, n_L, n_0), the end-to-end map W = W_L⋯W_1.
-        loss: (T,), excess loss ℓ − ℓ* = ½ tr[(W − W*)Σ(W − W*)ᵀ].
-        u: (modes, T), mode strengths diag(Uᵀ W V) with (U, V) = problem.bases(), modes = min(n_0, n_L).
-        leakage: (T,), max |off-diagonal entry of Uᵀ W V| (0 while the modes stay decoupled).
-        balance: per i = 1..L−1, (T, n_i, n_i): C_i = W_{i+1}ᵀW_{i+1} − W_iW_iᵀ.
-        gains: (modes, L, T) per-layer mode gains a_{i,α} = (R_{i+1}ᵀ W_i R_i)_αα when the init is
-            `Aligned` (bases R from `Aligned.bases`, modes = min(widths)); else None.
-        conserved: name -> array over t of each candidate invariant that the rule conserves for every
-            init, decided by probing the rule's velocity at two fixed random generic weights of the
-            same shapes (rate of change below `CONSERVATION_PROBE_RTOL` relative):
-            'C_i' (the balance C_i, conserved by GD and every full-Fisher power NGD^q, Huh 2020),
-            and on nets of equal widths 'logdet_W{i+1}/W{i}' = log|det W_{i+1}| − log|det W_i|
-            (conserved by block NGD q = 1, K-FAC and Bernacchia's per-layer rule, for which
-            d/dt log|det W_i| = −tr((W − W*)W⁻¹)/τ is the same for every layer).
-            Block NGD with q < 1 breaks both; its invariant a_i^{2−2q} − a_j^{2−2q} lives on the
-            mode gains (see `gains`).
+        stopped_at: None, or where the run stopped early (terminal event, or a failure under
+            `Flow(on_failure="stop")`); `stop_reason` says why.
+        evaluations: velocity evaluations used.
+        interpolant: θ(t) over the run when `Flow(dense=True)`, else None.
 
     For `HighPrecision`, `W`, `W_end`, `u` and `loss` are object arrays of `mpmath.mpf` (so that
     25-digit comparisons are possible); `leakage`, `balance`, `gains` and `conserved` are float64.
     """
 
     problem: Problem
-    rule: Any
-    method: Any
+    rule: LearningRule
+    method: Method
     t: np.ndarray
     W: tuple[np.ndarray, ...]
-    W_end: np.ndarray
-    loss: np.ndarray
-    u: np.ndarray
-    leakage: np.ndarray
-    balance: tuple[np.ndarray, ...]
-    gains: np.ndarray | None
-    conserved: dict[str, np.ndarray]
+    stopped_at: float | None = None
+    stop_reason: str | None = None
+    evaluations: int = 0
+    interpolant: Callable[[Any], np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def _high(self) -> bool:
+        return isinstance(self.method, HighPrecision)
+
+    @cached_property
+    def _floats(self) -> tuple[np.ndarray, ...]:
+        return tuple(np.asarray(x, dtype=float) for x in self.W)
+
+    @cached_property
+    def W_end(self) -> np.ndarray:
+        """(T, n_L, n_0): the end-to-end map W = W_L⋯W_1 (deep linear networks)."""
+        self._linear("W_end")
+        if self._high:
+            return np.stack([end_to_end([w[k] for w in self.W]) for k in range(len(self.t))])
+        return end_to_end(self.W)
+
+    @cached_property
+    def outputs(self) -> np.ndarray:
+        """(T, n_L, n): the network's outputs f(t) on the training inputs (sample data)."""
+        if self.problem.moments:
+            raise fail("outputs", "read from a problem with sample data (moment data have no examples)", "Task")
+        data = self.problem.data()
+        from .numeric.geometry import MatrixGeometry
+        net = self.problem.network
+        return np.stack([MatrixGeometry(tuple(w[k] for w in self._floats), data, loss=self.problem.loss,
+                                        activation=net.activation, bias=net.bias).outputs
+                         for k in range(len(self.t))])
+
+    @cached_property
+    def loss(self) -> np.ndarray:
+        """(T,): excess loss ½ tr[(W − W*)Σ(W − W*)ᵀ] on moments (mpf for `HighPrecision`); ℓ(f(t); Y) on samples."""
+        if not self.problem.moments:
+            Y = self.problem.task.Y
+            return np.array([self.problem.loss.value(f, Y) for f in self.outputs])
+        if self._high:
+            import mpmath
+            from .numeric.highprec import to_mpf_array
+            with mpmath.workdps(self.method.dps):
+                S, W_star = to_mpf_array(self.problem.task.Sigma_xx), _mp_w_star(self.problem)
+                out = np.empty(len(self.t), dtype=object)
+                for k in range(len(self.t)):
+                    R = self.W_end[k] - W_star
+                    out[k] = sum(np.diag(R @ S @ R.T)) / 2
+                return out
+        R = self.W_end - self.problem.task.W_star
+        return 0.5 * np.einsum("kij,jl,kil->k", R, self.problem.task.Sigma_xx, R)
+
+    @cached_property
+    def _mode_matrix(self) -> np.ndarray:
+        U, V = self.problem.bases()
+        if self._high:
+            import mpmath
+            from .numeric.highprec import to_mpf_array
+            with mpmath.workdps(self.method.dps):
+                U, V = to_mpf_array(U), to_mpf_array(V)
+                return np.stack([U.T @ self.W_end[k] @ V for k in range(len(self.t))])
+        return U.T @ self.W_end @ V
+
+    @cached_property
+    def u(self) -> np.ndarray:
+        """(modes, T): mode strengths diag(Uᵀ W V), (U, V) = problem.bases(), modes = min(n_0, n_L)."""
+        M = self._mode_matrix
+        return np.stack([M[:, a, a] for a in range(min(M.shape[1:]))])
+
+    @cached_property
+    def leakage(self) -> np.ndarray:
+        """(T,): max |off-diagonal entry of Uᵀ W V| (0 while the modes stay decoupled)."""
+        off = np.asarray(self._mode_matrix, dtype=float).copy()
+        m = min(off.shape[1:])
+        off[:, np.arange(m), np.arange(m)] = 0.0
+        return np.abs(off).reshape(len(self.t), -1).max(axis=1) if off[0].size else np.zeros(len(self.t))
+
+    @cached_property
+    def balance(self) -> tuple[np.ndarray, ...]:
+        """Per i = 1..L−1, (T, n_i, n_i): C_i = W_{i+1}ᵀW_{i+1} − W_iW_iᵀ."""
+        W = self._floats
+        return tuple(np.swapaxes(W[i + 1], 1, 2) @ W[i + 1] - W[i] @ np.swapaxes(W[i], 1, 2)
+                     for i in range(len(W) - 1))
+
+    @cached_property
+    def gains(self) -> np.ndarray | None:
+        """(modes, L, T): per-layer mode gains a_{i,α} = (R_{i+1}ᵀ W_i R_i)_αα for an `Aligned` init, else None."""
+        if not isinstance(self.problem.init, Aligned):
+            return None
+        R = self.problem.init.bases(self.problem.network, self.problem.task)
+        n_modes = min(self.problem.network.widths)
+        W = self._floats
+        return np.stack([np.stack([np.diagonal(R[i + 1].T @ W[i][k] @ R[i])[:n_modes] for k in range(len(self.t))],
+                                  axis=-1) for i in range(len(W))], axis=1)
+
+    @cached_property
+    def conserved(self) -> dict[str, np.ndarray]:
+        """name -> values over t of each candidate invariant the rule conserves for every init.
+
+        Decided by probing the rule's velocity at two fixed random generic weights of the same
+        shapes (rate of change below `CONSERVATION_PROBE_RTOL` relative): 'C_i' (the balance,
+        conserved by GD and every full-Fisher power NGD^q, Huh 2020) and on nets of equal widths
+        'logdet_W{i+1}/W{i}' = log|det W_{i+1}| − log|det W_i| (block NGD q = 1, K-FAC, Bernacchia's
+        rule). Block NGD with q < 1 breaks both; its invariant a_i^{2−2q} − a_j^{2−2q} lives on
+        the mode gains (`gains`).
+        """
+        probes = _generic_probes(self.rule, self.problem, self.method)
+        out = {}
+        for name, value in _candidate_invariants(self._floats, self.balance).items():
+            if probes and all(_rate_vanishes(name, W, V) for W, V in probes):   # no probes: claim nothing
+                out[name] = value
+        return out
 
     def drift(self, name: str) -> np.ndarray:
         """max |Q(t) − Q(0)| over the entries of the conserved quantity `name`, shape (T,).
@@ -197,30 +204,100 @@ class NumericTrajectory:
         Q = np.asarray(self.conserved[name], dtype=float)
         return np.abs(Q - Q[0]).reshape(len(Q), -1).max(axis=1)
 
+    def _linear(self, what: str) -> None:
+        if not self.problem.network.linear:
+            raise fail(what, "read from a deep linear network without biases (use `outputs`)", self.problem.network)
 
-def integrate(problem: Problem, rule: Any, t: Sequence[float], method: Method = Flow()) -> NumericTrajectory:
-    """Integrate the full matrix dynamics τ dW_i/dt = v_i, v = rule.velocity(∂ℓ/∂W, geometry).
 
-    ℓ = ½ tr[(W − W*)Σ(W − W*)ᵀ], ∂ℓ/∂W_i = B_iᵀ(WΣ − Σ_yx)A_iᵀ (Saxe et al. 2014 Eq. 6).
-    Rules whose end-to-end path is the straight line W(t) = W* + e^{−rt/τ}(W(0) − W*) (exact NGD,
-    r = 1; block NGD q = 1, r = L; Bernacchia et al. 2018) are detected at t = 0; on a square net
-    with det W(0)·det W* < 0 that line passes a singular W at a computable time (the largest root
-    x ∈ (0, 1) of det(W* + x(W(0) − W*)) = 0 gives t = −(τ/r) ln x), and asking for a time at or
-    beyond it raises `SingularCrossing` instead of integrating into the singularity.
+def _field(problem: Problem, rule: Any, method: Any) -> VelocityField:
+    """The velocity field of `problem` under `rule` on the backend of `method`."""
+    data, tau = problem.data(), problem.tau
+    ops = method.ops()
+    if isinstance(method, HighPrecision):
+        import mpmath
+        from .numeric.highprec import to_mpf_array
+        if not isinstance(data, Moments):
+            raise fail("method", "Flow() or Discrete(lr) for sample data (HighPrecision takes moment data)", method)
+        with mpmath.workdps(method.dps):
+            data = Moments(to_mpf_array(data.Sigma), to_mpf_array(data.Sigma_yx))
+            tau = mpmath.mpf(float(tau))
+    net = problem.network
+    return VelocityField(rule, net.shapes, data, tau=tau, ops=ops, fisher_route=method.fisher_route,
+                         loss=problem.loss, activation=net.activation, bias=net.bias)
+
+
+def _initial_velocity(rule: Any, f: VelocityField, theta0: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The rule's velocities at t = 0, checked for count, shapes and finiteness (a clear error, not a solver's)."""
+    try:
+        V = f.layer_velocities(theta0)
+    except LindynError:
+        raise
+    except (ValueError, TypeError, IndexError, AttributeError) as err:
+        raise fail("rule", "a rule whose velocity(grads, geo, ops) returns one array per layer, shaped like "
+                           f"that layer ({type(err).__name__}: {err})", getattr(rule, "name", rule)) from None
+    V = tuple(np.asarray(v, dtype=float) for v in V)
+    if not all(np.all(np.isfinite(v)) for v in V):
+        raise fail("rule", "a rule with a finite velocity at the initial weights (got NaN or inf)",
+                   getattr(rule, "name", rule))
+    return V
+
+
+def layer_velocities(problem: Problem, rule: LearningRule, W: Sequence[Any] | None = None) -> tuple[np.ndarray, ...]:
+    """The rule's layer velocities dW_i/dt = v_i(W)/τ at weights W (default: the initial weights).
 
     Args:
-        problem: the network, task, initialisation and τ.
+        problem: the problem (model x loss x data, τ).
+        rule: a learning rule.
+        W: layer weights of the network's shapes (default `problem.initial_weights()`).
+
+    Returns:
+        One array per layer, shaped like W_i.
+
+    >>> from lindyn import GD, aligned_problem
+    >>> v = layer_velocities(aligned_problem(s=[1.0], depth=2, u0=0.25), GD())
+    >>> round(float(abs(v[0]).max()), 6)              # |ȧ| = a(s − a²) = 0.5 · 0.75
+    0.375
+    """
+    # === check arguments
+    if not isinstance(problem, Problem):
+        raise fail("problem", "a lindyn.Problem", problem)
+    if not callable(getattr(rule, "velocity", None)):
+        raise fail("rule", "a learning rule with velocity(grads, geo, ops) (see lindyn.rule)", rule)
+    W0 = problem.initial_weights() if W is None else tuple(np.asarray(w, dtype=float) for w in W)
+    if len(W0) != problem.network.depth or any(w.shape != s for w, s in zip(W0, problem.network.shapes)):
+        raise fail("W", f"weights of shapes {list(problem.network.shapes)}", [np.shape(w) for w in W0])
+    f = _field(problem, rule, Flow())
+    return tuple(v / problem.tau for v in _initial_velocity(rule, f, vec_layers(W0)))
+
+
+def integrate(problem: Problem, rule: LearningRule, t: Sequence[float], method: Method = Flow(), *,
+              event: Event | None = None) -> NumericTrajectory:
+    """Integrate the full matrix dynamics τ dW_i/dt = v_i, v = rule.velocity(∂ℓ/∂W, geometry).
+
+    Any problem: deep linear nets on moments (ℓ = ½ tr[(W − W*)Σ(W − W*)ᵀ], ∂ℓ/∂W_i =
+    B_iᵀ(WΣ − Σ_yx)A_iᵀ, Saxe et al. 2014 Eq. 6), and any network, loss and samples.
+    On a square deep linear net, rules whose end-to-end path is the straight line
+    W(t) = W* + e^{−rt/τ}(W(0) − W*) (exact NGD, r = 1; block NGD q = 1, r = L; Bernacchia et al.
+    2018) with det W(0)·det W* < 0 must pass a singular W at a computable time (the largest root
+    x ∈ (0, 1) of det(W* + x(W(0) − W*)) = 0 gives t = −(τ/r) ln x); asking for a time at or beyond
+    it raises `SingularCrossing` instead of integrating into the singularity.
+
+    Args:
+        problem: model x loss x data, initialisation and τ.
         rule: a learning rule (any object with `velocity(grads, geo, ops)`; see `lindyn.rules`).
         t: times >= 0 in increasing order.
         method: `Flow(...)` (default), `Discrete(lr)` or `HighPrecision(dps)`.
+        event: optional terminal event g(t, (W_1, …, W_L)); the run stops where g changes sign
+            and the state there is the last one returned (`stopped_at`).
 
     Returns:
-        A `NumericTrajectory` at the requested times.
+        A `NumericTrajectory` at the requested times (those reached, with an event).
 
     Raises:
         LindynError: bad arguments, or a rule whose velocities do not fit the layer shapes.
         SingularCrossing: the straight NGD-type path meets det W = 0 within the requested times.
-        IntegrationFailed: the integrator stopped or diverged (never a partial result).
+        IntegrationFailed: the integrator stopped or diverged (with `Flow(on_failure="stop")`
+            the run returns what it reached instead).
 
     >>> from lindyn import NGD, aligned_problem
     >>> traj = integrate(aligned_problem(s=[1.0], depth=3, u0=0.5), NGD(), [1.0])
@@ -234,57 +311,31 @@ def integrate(problem: Problem, rule: Any, t: Sequence[float], method: Method = 
         raise fail("rule", "a learning rule with velocity(grads, geo, ops) (see lindyn.rule)", rule)
     if not isinstance(method, (Flow, Discrete, HighPrecision)):
         raise fail("method", "Flow(...), Discrete(lr) or HighPrecision(dps)", method)
-    times = np.asarray(check_times(t, "t"), dtype=float)
+    if event is not None and not callable(event):
+        raise fail("event", "a callable g(t, layers) -> float, or None", event)
+    times = np.asarray(check_times(np.ravel(t) if np.ndim(t) else [t], "t"), dtype=float)
 
     W0 = problem.initial_weights()
-    shapes = [w.shape for w in W0]
-    Sigma, Sigma_yx, tau = problem.task.Sigma_xx, problem.task.Sigma_yx, float(problem.tau)
-    route = getattr(method, "fisher_route", "efficient")
-    f = velocity_field(rule, shapes, Sigma, Sigma_yx, tau, route)
+    shapes = problem.network.shapes
+    f = _field(problem, rule, method)
     theta0 = vec_layers(W0)
-    V0 = _probe_rule(rule, f, theta0, shapes)
-    _check_singular_crossing(problem, rule, W0, V0, times, route)
-
-    if isinstance(method, Flow):
-        thetas = solve_flow(f, theta0, times, rtol=method.rtol, atol=method.atol, solver=method.solver)
-        layers = _split_layers(thetas, shapes)
-    elif isinstance(method, Discrete):
-        steps = discrete_steps(times, method.lr)
-        thetas = solve_discrete(f, theta0, steps, method.lr)
-        times = steps * method.lr
-        layers = _split_layers(thetas, shapes)
-    else:
-        from .numeric.highprec import solve_flow_mpmath
-        per_time = solve_flow_mpmath(rule, W0, Sigma, Sigma_yx, tau, times, method.dps)
-        layers = tuple(np.stack([Ws[i] for Ws in per_time]) for i in range(len(shapes)))
-    return _trajectory(problem, rule, method, times, layers, W0, V0)
+    V0 = _initial_velocity(rule, _field(problem, rule, Flow()) if isinstance(method, HighPrecision) else f, theta0)
+    if problem.moments:
+        _check_singular_crossing(problem, rule, W0, V0, times, method)
+    g = None if event is None else (lambda time, theta: float(event(time, unvec_layers(theta, shapes))))
+    if isinstance(method, HighPrecision):
+        import mpmath
+        from .numeric.highprec import to_mpf_array
+        with mpmath.workdps(method.dps):
+            theta0 = to_mpf_array(theta0)
+    solved = method.solve(f, theta0, times, g)
+    layers = tuple(np.ascontiguousarray(x) for x in unvec_layers(solved.theta, shapes))
+    return NumericTrajectory(problem=problem, rule=rule, method=method, t=np.asarray(solved.t, dtype=float),
+                             W=layers, stopped_at=solved.stopped_at, stop_reason=solved.reason,
+                             evaluations=solved.evaluations, interpolant=solved.interpolant)
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-def _split_layers(thetas: np.ndarray, shapes: Sequence[tuple[int, int]]) -> tuple[np.ndarray, ...]:
-    """θ at T times, (T, P) -> one contiguous (T, n_i, n_{i-1}) array per layer."""
-    return tuple(np.ascontiguousarray(x) for x in unvec_layers(thetas, shapes))
-
-
-def _probe_rule(rule: Any, f: Any, theta0: np.ndarray, shapes: Sequence[tuple[int, int]]) -> tuple[np.ndarray, ...]:
-    """The rule's velocities dW_i/dt at t = 0, checked for count, shapes and finiteness."""
-    try:
-        v = f(theta0)
-    except (ValueError, TypeError, IndexError) as err:
-        if isinstance(err, LindynError):
-            raise
-        raise fail("rule", "a rule whose velocity(grads, geo, ops) returns one array per layer, shaped like "
-                           f"that layer ({err})", getattr(rule, "name", rule)) from None
-    P = sum(m * n for m, n in shapes)
-    if v.shape != (P,):
-        raise fail("rule", f"a rule returning velocities of the layer shapes {list(shapes)}",
-                   getattr(rule, "name", rule))
-    if not np.all(np.isfinite(v)):
-        raise fail("rule", "a rule with a finite velocity at the initial weights (got NaN or inf)",
-                   getattr(rule, "name", rule))
-    return tuple(np.ascontiguousarray(x) for x in unvec_layers(v, shapes))
-
 
 def _straight_rate(W: Sequence[np.ndarray], V: Sequence[np.ndarray], W_star: np.ndarray) -> float | None:
     """r if the end-to-end velocity at W is −r(W − W*) with r > 0 (relative residual), else None."""
@@ -302,7 +353,7 @@ def _straight_rate(W: Sequence[np.ndarray], V: Sequence[np.ndarray], W_star: np.
 
 
 def _check_singular_crossing(problem: Problem, rule: Any, W0: Sequence[np.ndarray], V0: Sequence[np.ndarray],
-                             times: np.ndarray, route: str = "efficient") -> None:
+                             times: np.ndarray, method: Any) -> None:
     """Raise `SingularCrossing` when a straight-line rule must pass det W = 0 by max(t).
 
     Always the case when det W(0)·det W* < 0 (the determinant changes sign along the segment);
@@ -327,76 +378,17 @@ def _check_singular_crossing(problem: Problem, rule: Any, W0: Sequence[np.ndarra
         return
     t_cross = -math.log1p(-s_cross) / rate
     if times[-1] >= t_cross:
-        probes = _generic_probes(rule, problem, [w.shape for w in W0], route)
+        probes = _generic_probes(rule, problem, method)
         rates = [_straight_rate(W, V, W_star) for W, V in probes]
         if not probes or any(r is None or abs(r - rate) > STRAIGHT_RATE_MATCH_RTOL * rate for r in rates):
             return  # straight only at this W(0): not a straight-line rule
         name = getattr(rule, "name", type(rule).__name__)
         why = "det W(0)·det W* < 0, so" if s0 * s1 < 0 else "the segment meets det W = 0:"
-        err = fail("t", f"< {t_cross:.10g}: under rule {name!r} the end-to-end map moves on the straight line "
-                        f"W(t) = W* + exp(-{rate:.6g} t)(W(0) - W*) and {why} W(t) is singular "
-                        f"at t = {t_cross:.10g} (singular crossing); the rule cannot be integrated through it",
-                   float(times[-1]), SingularCrossing)
-        err.time = t_cross  # type: ignore[attr-defined]
+        err = failure(f"integrate({name})", f"t = {t_cross:.10g}",
+                      f"the end-to-end map moves on the straight line W(t) = W* + exp(-{rate:.6g} t)(W(0) - W*) and "
+                      f"{why} W(t) is singular at t = {t_cross:.10g} (singular crossing), before the requested "
+                      f"t = {float(times[-1]):.6g}; the rule cannot be integrated through it", SingularCrossing, t_cross)
         raise err
-
-
-def _trajectory(problem: Problem, rule: Any, method: Any, times: np.ndarray, layers: tuple[np.ndarray, ...],
-                W0: Sequence[np.ndarray], V0: Sequence[np.ndarray]) -> NumericTrajectory:
-    high = isinstance(method, HighPrecision)
-    if high:
-        import mpmath
-        with mpmath.workdps(method.dps):  # mpf arithmetic below must run at the working precision
-            return _trajectory_values(problem, rule, method, times, layers, W0, V0, high)
-    return _trajectory_values(problem, rule, method, times, layers, W0, V0, high)
-
-
-def _trajectory_values(problem: Problem, rule: Any, method: Any, times: np.ndarray, layers: tuple[np.ndarray, ...],
-                       W0: Sequence[np.ndarray], V0: Sequence[np.ndarray], high: bool) -> NumericTrajectory:
-    floats = tuple(np.asarray(x, dtype=float) for x in layers)
-    T = len(times)
-    # end-to-end map and loss (in mpf for the high-precision route)
-    if high:
-        from .numeric.highprec import to_mpf_array
-        ends, losses = [], []
-        S, W_star = to_mpf_array(problem.task.Sigma_xx), _mp_w_star(problem)
-        for k in range(T):
-            E = end_to_end([w[k] for w in layers])
-            ends.append(E)
-            R = E - W_star
-            losses.append(sum(np.diag(R @ S @ R.T)) / 2)
-        W_end = np.stack(ends)
-        loss = np.empty(T, dtype=object)
-        loss[:] = losses
-        U, V = (to_mpf_array(b) for b in problem.bases())
-    else:
-        W_end = end_to_end(floats)
-        R = W_end - problem.task.W_star
-        loss = 0.5 * np.einsum("kij,jl,kil->k", R, problem.task.Sigma_xx, R)
-        U, V = problem.bases()
-    M = np.stack([U.T @ W_end[k] @ V for k in range(T)])
-    modes = min(M.shape[1:])
-    u = np.stack([M[:, a, a] for a in range(modes)])
-    Mf = np.asarray(M, dtype=float)
-    off = Mf.copy()
-    off[:, np.arange(modes), np.arange(modes)] = 0.0
-    leakage = np.abs(off).reshape(T, -1).max(axis=1) if off[0].size else np.zeros(T)
-    balance = tuple(np.transpose(floats[i + 1], (0, 2, 1)) @ floats[i + 1] - floats[i] @ np.transpose(floats[i], (0, 2, 1))
-                    for i in range(len(floats) - 1))
-    gains = None
-    if isinstance(problem.init, Aligned):
-        Rb = problem.init.bases(problem.network, problem.task)
-        n_modes = min(problem.network.widths)
-        gains = np.stack([np.stack([np.diagonal(Rb[i + 1].T @ floats[i][k] @ Rb[i])[:n_modes] for k in range(T)], axis=-1)
-                          for i in range(len(floats))], axis=1)
-    conserved = {}
-    probes = _generic_probes(rule, problem, [w.shape for w in W0], getattr(method, "fisher_route", "efficient"))
-    for name, value in _candidate_invariants(floats, balance).items():
-        if probes and all(_rate_vanishes(name, W, V) for W, V in probes):  # no probes: claim nothing
-            conserved[name] = value
-    return NumericTrajectory(problem=problem, rule=rule, method=method, t=np.asarray(times, dtype=float),
-                             W=tuple(layers), W_end=W_end, loss=loss, u=u, leakage=leakage, balance=balance,
-                             gains=gains, conserved=conserved)
 
 
 def _mp_w_star(problem: Problem) -> np.ndarray:
@@ -425,23 +417,22 @@ def _candidate_invariants(floats: Sequence[np.ndarray], balance: Sequence[np.nda
     return out
 
 
-def _generic_probes(rule: Any, problem: Problem, shapes: Sequence[tuple[int, int]],
-                    route: str) -> list[tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]]:
+def _generic_probes(rule: Any, problem: Problem, method: Any) -> list[tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]]:
     """The rule's velocities at two fixed random (generic, non-aligned, unbalanced) weights.
 
-    A quantity whose rate vanishes there is an invariant of the rule for every init; probing
-    the initial weights alone would also accept quantities that are only stationary there
-    (e.g. C_i = 0 from a balanced init under block rules, which then drifts at second order).
+    A quantity whose rate vanishes there is an invariant of the rule for every init; probing the
+    initial weights alone would also accept quantities that are only stationary there (e.g.
+    C_i = 0 from a balanced init under block rules, which then drifts at second order).
     """
-    task = problem.task
-    f = velocity_field(rule, shapes, task.Sigma_xx, task.Sigma_yx, float(problem.tau), route)
+    shapes = problem.network.shapes
+    f = _field(problem, rule, Flow(fisher_route=getattr(method, "fisher_route", "efficient")
+                                   if not isinstance(method, HighPrecision) else "efficient"))
     rng = np.random.default_rng(20140101)
     out = []
     for _ in range(2):
         W = tuple(np.eye(m, n) + 0.3 * rng.normal(size=(m, n)) / math.sqrt(n) for m, n in shapes)
-        theta = vec_layers(W)
         try:
-            V = _probe_rule(rule, f, theta, shapes)
+            V = _initial_velocity(rule, f, vec_layers(W))
         except Exception:  # a rule undefined at generic weights: claim no invariant rather than fail
             return []
         out.append((W, V))

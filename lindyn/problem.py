@@ -1,8 +1,9 @@
-"""Problem definition: network, task, initialisation (numeric data, validated at construction).
+"""Problem definition: model x loss x data, initialisation and τ (validated at construction).
 
-A `Problem` is everything the dynamics depend on: the widths n_0..n_L of a deep linear network
-(depth L = number of weight matrices), the task (Σ_yx = E[yxᵀ], Σ_xx = E[xxᵀ]; W* = Σ_yx Σ_xx⁻¹),
-the initial weights and the time constant τ = 1/η.
+A `Problem` is everything the dynamics depend on: the `Network` (widths n_0..n_L, depth L =
+number of weight matrices; deep linear by default, optionally tanh and biases), the data (moments
+`Task`: Σ_yx = E[yxᵀ], Σ_xx = E[xxᵀ], W* = Σ_yx Σ_xx⁻¹; or `Samples` X, Y), the loss (squared by
+default; logistic or masked squared on samples), the initial weights and the time constant τ = 1/η.
 
 >>> p = aligned_problem(s=[3.0, 1.0], depth=3, u0=1e-3)
 >>> p.network.widths, round(float(p.mode_strengths(p.initial_weights())[0]), 6)
@@ -19,7 +20,7 @@ from ._chain import end_to_end
 from ._checks import MAX_DEPTH, check_int, check_real, fail
 
 __all__ = [
-    "Network", "Task", "Init", "Aligned", "LambdaBalanced", "SmallRandom", "RandomOrthogonal",
+    "Network", "Task", "Samples", "Init", "Aligned", "LambdaBalanced", "SmallRandom", "RandomOrthogonal",
     "GivenWeights", "Problem", "aligned_problem", "random_orthogonal",
 ]
 
@@ -67,13 +68,24 @@ def random_orthogonal(n: int, rng: np.random.Generator) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Network:
-    """A deep linear network x ↦ W_L⋯W_1 x with widths (n_0, n_1, …, n_L).
+    """A network x ↦ f(x) with widths (n_0, n_1, …, n_L): deep linear by default.
+
+    Layer i computes z_i = W_i a_{i−1} (+ b_i), a_i = φ(z_i) for hidden layers (φ = identity for
+    a deep linear network, tanh otherwise) and f = z_L. With `bias`, W_i is stored as the matrix
+    [W_i  b_i] acting on [a_{i−1}; 1] (Bernacchia et al. 2018), so rules see one matrix per layer.
 
     Args:
         widths: layer widths, input first; depth L = len(widths) − 1 >= 1.
+        activation: 'linear' (default: x ↦ W_L⋯W_1 x) or 'tanh' (hidden layers).
+        bias: whether every layer has a bias.
+
+    >>> Network((3, 4, 1), activation="tanh", bias=True).shapes
+    ((4, 4), (1, 5))
     """
 
     widths: tuple[int, ...]
+    activation: str = "linear"
+    bias: bool = False
 
     def __post_init__(self) -> None:
         widths = tuple(self.widths) if isinstance(self.widths, (list, tuple)) else self.widths
@@ -81,6 +93,10 @@ class Network:
             raise fail("widths", "a sequence of >= 2 layer widths (depth >= 1)", self.widths)
         for k, n in enumerate(widths):
             check_int(n, f"widths[{k}]", minimum=1)
+        if self.activation not in ACTIVATIONS:
+            raise fail("activation", "one of " + ", ".join(map(repr, ACTIVATIONS)), self.activation)
+        if not isinstance(self.bias, bool):
+            raise fail("bias", "True or False", self.bias)
         object.__setattr__(self, "widths", widths)
 
     @property
@@ -89,9 +105,19 @@ class Network:
         return len(self.widths) - 1
 
     @property
+    def linear(self) -> bool:
+        """True for a deep linear network without biases (the chain W_L⋯W_1 of the theory)."""
+        return self.activation == "linear" and not self.bias
+
+    @property
     def shapes(self) -> tuple[tuple[int, int], ...]:
-        """Shape (n_i, n_{i-1}) of each W_i."""
-        return tuple((self.widths[i + 1], self.widths[i]) for i in range(self.depth))
+        """Shape (n_i, n_{i-1}) of each W_i ((n_i, n_{i−1} + 1) with a bias)."""
+        extra = 1 if self.bias else 0
+        return tuple((self.widths[i + 1], self.widths[i] + extra) for i in range(self.depth))
+
+
+#: Hidden activations of `Network`.
+ACTIVATIONS = ("linear", "tanh")
 
 
 @dataclass(frozen=True)
@@ -139,6 +165,49 @@ class Task:
         """Excess loss ½ tr[(W − W*)Σ_xx(W − W*)ᵀ] (zero at the optimum)."""
         E = W_end - self.W_star
         return 0.5 * float(np.trace(E @ self.Sigma_xx @ E.T))
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Training data as samples: inputs X (n_0 x n) and targets Y (n_L x n), one column per example.
+
+    With `SquaredLoss(reduction="mean")` on a deep linear net this is the same problem as
+    `Task.from_data(X, Y)`; other losses (`LogisticLoss`, `MaskedSquaredLoss`) and nonlinear
+    networks need samples.
+
+    Args:
+        X: inputs, a finite 2-d array (a 1-d array is one input row).
+        Y: targets, a finite 2-d array with as many columns as X (a 1-d array is one output row).
+
+    >>> Samples([[1.0, 2.0]], [1.0, -1.0]).Y.shape
+    (1, 2)
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+
+    def __post_init__(self) -> None:
+        X = _finite_array(np.atleast_2d(self.X) if np.ndim(self.X) == 1 else self.X, "X", 2)
+        Y = _finite_array(np.atleast_2d(self.Y) if np.ndim(self.Y) == 1 else self.Y, "Y", 2)
+        if X.shape[1] != Y.shape[1]:
+            raise fail("Y", f"with {X.shape[1]} columns (one per example, as X)", f"shape {Y.shape}")
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "Y", Y)
+
+    @property
+    def n(self) -> int:
+        """Number of examples."""
+        return self.X.shape[1]
+
+    @property
+    def Sigma_xx(self) -> np.ndarray:
+        """Input second moment XXᵀ/n."""
+        return self.X @ self.X.T / self.n
+
+    @property
+    def Sigma_yx(self) -> np.ndarray:
+        """Input-output moment YXᵀ/n (its SVD gives the mode bases)."""
+        return self.Y @ self.X.T / self.n
 
 
 class Init(Protocol):
@@ -302,38 +371,87 @@ class GivenWeights:
 
 @dataclass(frozen=True)
 class Problem:
-    """A deep linear network, a task, an initialisation and a time constant τ = 1/η.
+    """One problem: a model (`Network`) x a loss x data, with an initialisation and τ = 1/η.
+
+    Data are moments (`Task`: Σ_xx, Σ_yx; the squared loss ½ tr[(W − W*)Σ(W − W*)ᵀ], deep linear
+    nets) or samples (`Samples`: X, Y, with any loss of `lindyn.numeric.losses`: `SquaredLoss`
+    (default), `LogisticLoss`, `MaskedSquaredLoss`; any `Network`). The problem builds the geometry
+    the learning rules read (`lindyn.numeric.geometry.MatrixGeometry`).
 
     Args:
-        network: the widths.
-        task: Σ_yx and Σ_xx (shapes must match the network's input and output widths).
+        network: the `Network` (widths, activation, bias).
+        task: the data, `Task` or `Samples` (shapes must match the network's input and output widths).
         init: an `Init` (e.g. `Aligned`, `SmallRandom`, `GivenWeights`).
         tau: time constant τ > 0 (t counts iterations × η).
+        loss: the loss of sample data (default `SquaredLoss()`); moments take only the squared loss.
+        mode_bases: (U, V) to read mode strengths diag(Uᵀ W V) (default: from the SVD of Σ_yx).
+
+    >>> import numpy as np
+    >>> from lindyn.numeric.losses import LogisticLoss
+    >>> p = Problem(Network((2, 1)), Samples(np.eye(2), [1.0, -1.0]), GivenWeights((np.zeros((1, 2)),)),
+    ...             loss=LogisticLoss())
+    >>> p.loss.name
+    'logistic'
     """
 
     network: Network
-    task: Task
+    task: Task | Samples
     init: Any
     tau: float = 1.0
+    loss: Any = None
     mode_bases: tuple[Any, Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.network, Network):
             raise fail("network", "a lindyn.Network", self.network)
-        if not isinstance(self.task, Task):
-            raise fail("task", "a lindyn.Task", self.task)
+        if not isinstance(self.task, (Task, Samples)):
+            raise fail("task", "a lindyn.Task (moments) or lindyn.Samples (X, Y)", self.task)
         if not callable(getattr(self.init, "weights", None)):
             raise fail("init", "an initialisation with weights(network, task) (e.g. Aligned, SmallRandom, "
                                "GivenWeights)", self.init)
         check_real(self.tau, "tau", positive=True)
         n0, nL = self.network.widths[0], self.network.widths[-1]
-        if self.task.Sigma_yx.shape != (nL, n0):
-            raise fail("task", f"Sigma_yx of shape ({nL}, {n0}) to match widths {self.network.widths}",
-                       f"shape {self.task.Sigma_yx.shape}")
+        if self.task.Sigma_yx.shape != (nL, n0) if isinstance(self.task, Task) else \
+                (self.task.X.shape[0], self.task.Y.shape[0]) != (n0, nL):
+            got = self.task.Sigma_yx.shape if isinstance(self.task, Task) else \
+                f"X of shape {self.task.X.shape}, Y of shape {self.task.Y.shape}"
+            raise fail("task", f"data with {n0} inputs and {nL} outputs to match widths {self.network.widths}", got)
+        from .numeric.losses import SquaredLoss
+        if isinstance(self.task, Task):
+            if self.loss is not None and self.loss != SquaredLoss():
+                raise fail("loss", "SquaredLoss() (or None) with moment data; give Samples(X, Y) for other losses",
+                           self.loss)
+            if not self.network.linear:
+                raise fail("network", "a deep linear network without biases with moment data (Task); give "
+                                      "Samples(X, Y) for nonlinear networks or biases", self.network)
+            object.__setattr__(self, "loss", SquaredLoss())
+        else:
+            loss = SquaredLoss() if self.loss is None else self.loss
+            for method in ("value", "grad", "curvature", "kfac_weights", "check_targets"):
+                if not callable(getattr(loss, method, None)):
+                    raise fail("loss", "a loss with value, grad, curvature, kfac_weights and check_targets (e.g. "
+                                       "SquaredLoss(), LogisticLoss(), MaskedSquaredLoss(mask))", loss)
+            loss.check_targets(self.task.Y)
+            object.__setattr__(self, "loss", loss)
+
+    @property
+    def moments(self) -> bool:
+        """True for moment data (`Task`), False for samples."""
+        return isinstance(self.task, Task)
 
     def initial_weights(self) -> tuple[np.ndarray, ...]:
-        """W_1(0)..W_L(0)."""
-        return self.init.weights(self.network, self.task)
+        """W_1(0)..W_L(0), checked against the network's shapes."""
+        W = tuple(np.asarray(w, dtype=float) for w in self.init.weights(self.network, self.task))
+        if len(W) != self.network.depth or any(w.shape != s for w, s in zip(W, self.network.shapes)):
+            raise fail("init", f"weights of shapes {list(self.network.shapes)}", [w.shape for w in W])
+        return W
+
+    def data(self) -> Any:
+        """The geometry's data: `Moments(Σ, Σ_yx)` or `SampleData(X, Y)` (`lindyn.numeric.geometry`)."""
+        from .numeric.geometry import Moments, SampleData
+        if isinstance(self.task, Task):
+            return Moments(self.task.Sigma_xx, self.task.Sigma_yx)
+        return SampleData(self.task.X, self.task.Y)
 
     def bases(self) -> tuple[np.ndarray, np.ndarray]:
         """(U, V): the output/input mode bases used to read mode strengths diag(Uᵀ W V)."""
@@ -343,7 +461,7 @@ class Problem:
         return U, Vt.T
 
     def mode_strengths(self, W: Sequence[np.ndarray]) -> np.ndarray:
-        """u_α = (Uᵀ W_L⋯W_1 V)_αα for each mode α."""
+        """u_α = (Uᵀ W_L⋯W_1 V)_αα for each mode α (deep linear networks)."""
         U, V = self.bases()
         return np.diag(U.T @ end_to_end(W) @ V).copy()
 

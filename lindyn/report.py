@@ -1,8 +1,9 @@
 """The verification report as a LaTeX document (compiled to PDF when `pdflatex` is present).
 
 `write_report(verification, directory)` writes `report.tex` and `figures/*.png` into the directory:
-the claims table (name, source, verdict, worst error, digits), each claim with its statement,
-what the symbolic route derived, every measurement and the figures its routes produced, and an
+the claims table (name, source, each route's worst error and digits, or "outcome: measured X vs
+threshold Y" for an experiment, verdict), each claim with its statement, what each route found,
+every measurement and the figures its routes produced, and an
 appendix with every derived mode ODE, solution and conserved quantity of the built-in rules at
 depths 2-4 (and the symbolic-q families). A LaTeX error raises `LatexError` quoting pdflatex's
 first error line; nothing is silently left uncompiled when compilation was asked for.
@@ -12,7 +13,6 @@ geometry), so CI needs nothing more.
 """
 from __future__ import annotations
 
-import math
 import os
 import pathlib
 import re
@@ -25,7 +25,7 @@ from typing import Any
 import sympy
 
 from ._checks import LindynError, fail
-from .claims import Plot, _tex_text, digits
+from .claims import Plot, error_text, tex_escape
 from .latex import conserved_latex, ode_latex, solution_latex
 from .rules import GD, NGD, BlockNGD, bernacchia
 from .trajectory import derive
@@ -70,7 +70,7 @@ def tex_text(text: str) -> str:
     # === check arguments
     if not isinstance(text, str):
         raise fail("text", "a string", text)
-    out = _tex_text(text)
+    out = tex_escape(text)
     for key in sorted(_UNICODE, key=len, reverse=True):   # combining sequences (u̇) before single characters
         out = out.replace(key, _UNICODE[key])
     out = re.sub("([A-Za-z])\u0307", r"$\\dot{\1}$", out)   # any other letter with a combining dot above
@@ -115,6 +115,10 @@ def save_plot(plot: Plot, path: str | os.PathLike[str], size: tuple[float, float
         line = c.style if c.style in ("-", "--", ":", "-.") else "none"
         ax.plot(c.x, c.y, linestyle=line, marker=marker, markersize=4, label=c.label, markerfacecolor="none",
                 color=c.color)
+    if plot.xlim is not None:
+        ax.set_xlim(*plot.xlim)
+    if plot.ylim is not None:
+        ax.set_ylim(*plot.ylim)
     ax.set_xscale(plot.xscale)
     ax.set_yscale(plot.yscale)
     from matplotlib.ticker import NullFormatter
@@ -175,20 +179,22 @@ def report_latex(verification: Verification, figures: dict[str, str] | None = No
     parts = [_PREAMBLE, r"\title{lindyn: the papers' claims, derived and confirmed two ways}",
              r"\date{}", r"\begin{document}", r"\maketitle",
              tex_text(f"{n_pass} of {len(verification.results)} claims passed"
-                      f"{' (thorough grids)' if verification.thorough else ''}. Each claim is checked by a symbolic "
-                      "route (what lindyn derives from the learning-rule definitions, compared exactly or at 40 "
-                      "digits with the paper's formula) and a numeric route (full-matrix integration with DOP853 at "
-                      "rtol 1e-10, mpmath at 30 digits where digits matter). The worst error is the largest error "
-                      "any comparison of either route saw; digits = -log10(worst error)."),
+                      f"{' (thorough grids)' if verification.thorough else ''}. A two-route claim is checked by a "
+                      "symbolic route (what lindyn derives from the learning-rule definitions, compared exactly or "
+                      "at 40 digits with the paper's formula) and an independent numeric route (full-matrix "
+                      "integration with DOP853 at rtol 1e-10, mpmath where digits matter); each route's column "
+                      "gives its worst error and digits = -log10(error). An outcome claim is an experiment, "
+                      "reported as the measured value against its stated threshold."),
              r"\section*{Claims}",
-             r"\begin{longtable}{p{0.25\linewidth}p{0.38\linewidth}lrr}",
-             r"claim & source & result & worst error & digits\\ \hline \endhead"]
+             r"\begin{longtable}{p{0.22\linewidth}p{0.3\linewidth}llr}",
+             r"claim & source & symbolic route & numeric route & result\\ \hline \endhead"]
     for r in verification.results:
-        d = digits(r.agreement)
-        err = r.agreement if math.isfinite(r.agreement) else float("inf")
         verdict = "pass" if r.passed else r"\textbf{FAIL}"
-        dig = "exact" if d == math.inf else ("none" if not math.isfinite(d) else f"{d:.1f}")
-        parts.append(f"{tex_text(r.claim.name)} & {tex_text(r.claim.source)} & {verdict} & {err:.1e} & {dig}" + r"\\")
+        if r.claim.kind == "outcome":
+            routes = r"\multicolumn{2}{l}{" + tex_text("outcome: " + r.outcome_text()) + "}"
+        else:
+            routes = tex_text(error_text(r.symbolic_error)) + " & " + tex_text(error_text(r.numeric_error))
+        parts.append(f"{tex_text(r.claim.name)} & {tex_text(r.claim.source)} & {routes} & {verdict}" + r"\\")
     parts.append(r"\end{longtable}")
     for r in verification.results:
         c = r.claim
@@ -196,12 +202,17 @@ def report_latex(verification: Verification, figures: dict[str, str] | None = No
         parts.append(tex_text(c.statement) + r"\\ \emph{Source:} " + tex_text(c.source) + ".")
         if c.latex:
             parts.append(_display(c.latex))
-        if r.symbolic is not None:
-            parts.append(r"\emph{Symbolic route:} " + tex_text(r.symbolic.summary) + ".")
-            for line in r.symbolic.latex:
+        if c.kind == "outcome":
+            parts.append(r"\emph{Experiment:} " + tex_text(r.numeric.summary) + ".")
+            parts.append(r"\emph{Outcome:} " + tex_text(r.outcome_text()) + ".")
+        else:
+            parts.append(r"\emph{Symbolic route} (" + tex_text(error_text(r.symbolic_error)) + "): "
+                         + tex_text(r.symbolic.summary if r.symbolic is not None else "") + ".")
+            for line in (r.symbolic.latex if r.symbolic is not None else ()):
                 parts.append(_display(line))
-        parts.append(r"\emph{Numeric route:} " + tex_text(r.numeric.summary) + ".")
-        parts.append(r"\emph{Tolerance:} " + f"{c.tolerance:.0e}" + " (" + tex_text(c.reason) + ").")
+            parts.append(r"\emph{Numeric route} (" + tex_text(error_text(r.numeric_error)) + "): "
+                         + tex_text(r.numeric.summary) + ".")
+            parts.append(r"\emph{Tolerance:} " + f"{c.tolerance:.0e}" + " (" + tex_text(c.reason) + ").")
         parts.append(r"{\footnotesize\begin{itemize}\setlength{\itemsep}{0pt}")
         for m in r.measurements:
             parts.append(r"\item " + tex_text(m.describe()))

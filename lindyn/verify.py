@@ -1,7 +1,8 @@
 """`verify`: check the papers' claims two ways and collect the verdicts.
 
 The third verb next to `derive` and `integrate`: it runs each registered `Claim` (symbolic
-derivation + full-matrix integration, mpmath where digits matter; see `lindyn.claims`) and returns a
+derivation + an independent numeric route, or an experiment against a stated threshold; see
+`lindyn.claims` and `lindyn.papers`) and returns a
 frozen `Verification` that prints as a table, serialises to the JSON of `lindyn verify --json` and
 renders as LaTeX (`lindyn.report.write_report`).
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from ._checks import fail
-from .claims import Claim, ClaimResult, all_claims, digits
+from .claims import Claim, ClaimResult, all_claims, error_text, tex_escape
 
 __all__ = ["Verification", "verify"]
 
@@ -51,37 +52,44 @@ class Verification:
         return all(r.passed for r in self.results)
 
     def to_dict(self) -> dict[str, Any]:
-        """{"passed": bool, "claims": [{"name", "source", "statement", "passed", "agreement"}]}.
+        """{"passed": bool, "claims": [{"name", "source", "statement", "kind", "passed", "agreement"}]}.
 
-        agreement is the worst error (relative or absolute, per measurement) the check saw.
+        kind is "two-routes" or "outcome"; agreement is the worst error (relative or absolute, per
+        measurement) of either route, 0.0 for an outcome (it measures against thresholds, not errors).
         """
         return {"passed": self.passed,
                 "claims": [{"name": r.claim.name, "source": r.claim.source, "statement": r.claim.statement,
-                            "passed": r.passed, "agreement": _finite(r.agreement)} for r in self.results]}
+                            "kind": r.claim.kind, "passed": r.passed, "agreement": _finite(r.agreement)}
+                           for r in self.results]}
 
-    def table(self, width: int = 46) -> str:
-        """A plain-text table: claim, source, symbolic result, numeric agreement (digits), pass/fail.
+    def table(self, width: int = 34) -> str:
+        """A plain-text table: claim, source, what it found, both routes' worst errors, pass/fail.
 
+        Two-route claims show the symbolic route's and the numeric route's worst error (exact, or
+        the error with its digits); outcome claims show "outcome: measured X vs threshold Y".
         Failed claims are followed by their reasons.
         """
         def cut(text: str, n: int) -> str:
             return text if len(text) <= n else text[: n - 1] + "…"
 
-        rows = [("claim", "source", "symbolic result", "numeric error", "digits", "result")]
+        rows = [("claim", "source", "found", "symbolic route", "numeric route", "result")]
         for r in self.results:
-            sym = r.symbolic.summary if r.symbolic is not None else "(one check) " + r.numeric.summary
-            d = digits(r.numeric_agreement)
-            rows.append((r.claim.name, cut(r.claim.source, 34), cut(sym, width), f"{_finite(r.numeric_agreement):.1e}",
-                         "exact" if d == math.inf else ("—" if not math.isfinite(d) else f"{d:.1f}"),
-                         "pass" if r.passed else "FAIL"))
+            verdict = "pass" if r.passed else "FAIL"
+            if r.claim.kind == "outcome":
+                rows.append((r.claim.name, cut(r.claim.source, 30), cut(r.numeric.summary, width), "outcome:",
+                             r.outcome_text(), verdict))
+            else:
+                found = r.symbolic.summary if r.symbolic is not None else ""
+                rows.append((r.claim.name, cut(r.claim.source, 30), cut(found, width), error_text(r.symbolic_error),
+                             error_text(r.numeric_error), verdict))
         widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
         n_pass = sum(r.passed for r in self.results)
         lines.append("")
         lines.append(f"{n_pass} of {len(self.results)} claims passed in {self.seconds:.1f} s"
-                     f"{' (thorough)' if self.thorough else ''}. digits = −log10(numeric error); "
-                     "the JSON agreement is the worst error of both routes.")
+                     f"{' (thorough)' if self.thorough else ''}. Routes: worst error, digits = −log10(error); "
+                     "an outcome is an experiment against a stated threshold.")
         for r in self.results:
             if not r.passed:
                 lines.append("")
@@ -90,19 +98,22 @@ class Verification:
 
     def _repr_latex_(self) -> str:
         rows = [r"\text{" + r.claim.name.replace("-", r"\text{-}") + r"} & "
-                + ("\\checkmark" if r.passed else r"\times") + f" & {_finite(r.agreement):.1e}" + r"\\"
+                + ("\\checkmark" if r.passed else r"\times") + r" & \text{"
+                + (("outcome: " + tex_escape(r.outcome_text())) if r.claim.kind == "outcome"
+                   else f"symbolic {error_text(r.symbolic_error)}; numeric {error_text(r.numeric_error)}") + r"}\\"
                 for r in self.results]
-        return r"$\begin{array}{lcl}\text{claim} & & \text{worst error}\\ \hline " + " ".join(rows) + r"\end{array}$"
+        return r"$\begin{array}{lcl}\text{claim} & & \text{routes}\\ \hline " + " ".join(rows) + r"\end{array}$"
 
 
 def verify(names: Sequence[str] | None = None, thorough: bool = False,
            progress: Progress | None = None) -> Verification:
-    """Check claims of the literature by two routes: derivation and full-matrix integration.
+    """Check claims of the literature: two routes each, or an experiment against a stated threshold.
 
-    Each claim's symbolic route compares what lindyn derives from the rule definitions with the
-    paper's formula (exactly with sympy, or at 40 digits); its numeric route integrates the full
-    matrix ODE τ dW_i/dt = v_i(W) (DOP853, rtol 1e-10) and, where digits matter, evaluates with mpmath
-    at 30 digits. A claim passes when every measurement is within its tolerance.
+    A two-route claim's symbolic route compares what lindyn derives from the rule definitions with
+    the paper's formula (exactly with sympy, or at 40 digits); its numeric route integrates the full
+    matrix ODE τ dW_i/dt = v_i(W) (DOP853, rtol 1e-10) or evaluates with mpmath where digits matter.
+    An outcome claim runs an experiment and compares each measurement with its threshold. A claim
+    passes when every measurement holds.
 
     Args:
         names: claim names to run (default: all, see `lindyn.claims.all_claims`).

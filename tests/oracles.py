@@ -106,3 +106,13 @@ def kerekes_squared(t, f0, y):
 #: THEORY §5 item 5: logistic NGF, m0 = 0: m(1), m(5) (13 significant digits).
 KEREKES_MARGIN_T = [1.0, 5.0]
 KEREKES_MARGIN_M = [1.489880125645, 5.689772519291]
+
+
+# === Saxe et al. 2014, Eq. 17 (THEORY §2): N_l = L + 1 layers of neurons; the N_l → ∞ asymptote, divided by N_l.
+def saxe_eq17_time(L, s, u0, uf):
+    """t = (1/N_l)[1/(s u0) − 1/(s u_f) + ln(u_f(s − u0)/(u0(s − u_f)))/s²], N_l = L + 1 (τ = 1)."""
+    return (1 / (s * u0) - 1 / (s * uf) + math.log(uf * (s - u0) / (u0 * (s - uf))) / s ** 2) / (L + 1)
+
+
+#: THEORY §2: L = 3 (N_l = 4), s = 1, u0 = 1e-3 → 0.5: Eq. 17 gives 251.2267, 27.47x the exact 9.1447.
+SAXE_EQ17_L3, SAXE_EQ17_RATIO_L3 = 251.2267, 27.47

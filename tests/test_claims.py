@@ -1,11 +1,14 @@
-"""Every registered claim passes by both routes; a wrong claim fails with a readable reason.
+"""Every registered claim passes by both routes (or as an outcome); a wrong claim fails readably.
 
-The claims themselves compare lindyn's derivations and full-matrix integrations with the papers'
-formulas (tolerances and their reasons are in lindyn/claims.py); here we check the verdicts, the
-verb `verify`, and the command line contract of `lindyn verify` / `python -m lindyn`.
+The claims live with their paper (lindyn/papers/<paper>.py, tolerances and their reasons beside
+them) and compare lindyn's derivations and full-matrix integrations with the papers' formulas;
+here we check the machinery (lindyn/claims.py), the registry, the verb `verify`, and the command
+line contract of `lindyn verify` / `python -m lindyn`.
 """
+import ast
 import json
 import math
+import pathlib
 import subprocess
 import sys
 
@@ -14,7 +17,11 @@ from conftest import DEFAULT_RUN_SECONDS, WRONG_CLAIM_MIN_ERROR
 
 import lindyn
 from lindyn import GD, LindynError, NGD, all_claims, get_claim, verify
-from lindyn.claims import CLAIMS, Claim, Evidence, Measurement, exponential_claim
+from lindyn.claims import Claim, Evidence, Measurement
+from lindyn.papers import PAPERS, collect_claims, paper_module
+from lindyn.papers.bernacchia2018 import exponential_claim
+
+PAPERS_DIR = pathlib.Path(lindyn.__file__).parent / "papers"
 
 REQUIRED = {"saxe-sigmoid", "deep-mode-eq15-eq17", "gd-conservation", "learning-time-scaling", "ngd-exponential",
             "block-ngd-rate-L", "bottleneck-ginverse", "ngd-gd-path", "parameter-speed-small-init",
@@ -25,9 +32,111 @@ def test_registry_holds_the_issue_claims_with_sources_and_tolerances():
     names = [c.name for c in all_claims()]
     assert REQUIRED <= set(names)
     assert len(names) == len(set(names))
-    for c in CLAIMS:
+    for c in all_claims():
         assert c.statement and c.source and c.reason and c.tolerance > 0
-        assert c.symbolic is not None and c.numeric is not None, f"{c.name} needs two routes"
+        assert c.kind in ("two-routes", "outcome")
+        if c.kind == "two-routes":
+            assert c.symbolic is not None and c.numeric is not None, f"{c.name} needs two routes"
+        else:
+            assert c.symbolic is None
+
+
+def test_every_paper_module_but_kerekes_is_present_and_registers_its_claims():
+    for paper in PAPERS:
+        module = paper_module(paper)
+        if paper == "kerekes2021" and module is None:
+            continue                                         # lands separately
+        assert module is not None, paper
+        assert isinstance(module.CLAIMS, tuple) and all(isinstance(c, Claim) for c in module.CLAIMS)
+    assert [c.name for c in paper_module("saxe2014").CLAIMS][:2] == ["saxe-sigmoid", "deep-mode-eq15-eq17"]
+
+
+def test_registry_tolerates_only_a_missing_module(monkeypatch):
+    import importlib
+
+    import lindyn.papers as papers
+    real = importlib.import_module
+
+    def absent(name, *args):
+        if name == "lindyn.papers.kerekes2021":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real(name, *args)
+
+    monkeypatch.setattr(papers.importlib, "import_module", absent)
+    assert "saxe-sigmoid" in [c.name for c in collect_claims()]
+
+    def broken(name, *args):
+        if name == "lindyn.papers.huh2020":
+            raise ModuleNotFoundError("No module named 'not_installed'", name="not_installed")
+        return real(name, *args)
+
+    monkeypatch.setattr(papers.importlib, "import_module", broken)
+    with pytest.raises(ModuleNotFoundError, match="not_installed"):
+        collect_claims()
+
+
+def test_paper_modules_use_only_the_public_api():
+    """lindyn/papers/*.py import lindyn's public names, lindyn.claims and other paper modules; no private names."""
+    allowed = {"lindyn", "lindyn.claims"} | {f"lindyn.papers.{p}" for p in PAPERS} | {"lindyn.papers"}
+    for path in sorted(PAPERS_DIR.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("lindyn")):
+                module = node.module or ""
+                if path.name == "__init__.py" and node.level == 0 and module == "__future__":
+                    continue
+                assert node.level == 0 and module in allowed, f"{path.name} imports {module!r} (level {node.level})"
+                for alias in node.names:
+                    assert not alias.name.startswith("_"), f"{path.name} imports private {module}.{alias.name}"
+                    if module == "lindyn":
+                        assert alias.name in lindyn.__all__, f"{path.name}: {alias.name} is not in lindyn.__all__"
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert not alias.name.startswith("lindyn."), f"{path.name} imports {alias.name}"
+
+
+def test_saxe_eq17_counts_layers_of_neurons():
+    from oracles import BALANCED_GD_TIMES, SAXE_EQ17_L3, SAXE_EQ17_RATIO_L3, saxe_eq17_time
+
+    from lindyn.papers.saxe2014 import eq17_time
+    assert round(eq17_time(3, 1.0, 1e-3, 0.5), 4) == SAXE_EQ17_L3 == round(saxe_eq17_time(3, 1.0, 1e-3, 0.5), 4)
+    assert round(eq17_time(3, 1.0, 1e-3, 0.5) / BALANCED_GD_TIMES[3], 2) == SAXE_EQ17_RATIO_L3
+    assert "27-fold" in get_claim("deep-mode-eq15-eq17").statement
+
+
+def test_claim_kinds_are_enforced():
+    def route(thorough):
+        return Evidence("fine", (Measurement("x", 0.0),))
+
+    with pytest.raises(LindynError, match="symbolic"):
+        Claim("a", "s", "", "src", None, route, 1e-8, "r")                       # two-routes needs both
+    with pytest.raises(LindynError, match="symbolic"):
+        Claim("a", "s", "", "src", route, route, 1e-8, "r", kind="outcome")      # an outcome has one route
+    with pytest.raises(LindynError, match="kind"):
+        Claim("a", "s", "", "src", route, route, 1e-8, "r", kind="both")
+    # an outcome measuring an "error" instead of a threshold fails
+    result = Claim("a", "s", "", "src", None, route, 1e-8, "r", kind="outcome").check()
+    assert not result.passed and "not errors" in result.reason
+
+
+def test_outcome_claim_reports_measured_vs_threshold():
+    def experiment(thorough):
+        return Evidence("recovery of the unobserved entries",
+                        (Measurement("relative recovery error", 3.7e-2, 0.05, "at_most"),
+                         Measurement("GD beats NGD by", 12.0, 2.0, "at_least")))
+
+    claim = Claim("toy-outcome", "GD recovers the matrix.", "", "toy", None, experiment, 0.05, "threshold",
+                  kind="outcome")
+    result = claim.check()
+    assert result.passed
+    assert result.outcome_text() == "measured 0.037 vs threshold <= 0.05 (+1 more)"
+    from lindyn.verify import Verification
+    v = Verification((result,), False, 0.1)
+    table = v.table()
+    row = table.splitlines()[2]
+    assert row.startswith("toy-outcome") and "outcome:" in row and "measured 0.037 vs threshold <= 0.05" in row
+    assert "digits" not in row
+    assert v.to_dict()["claims"][0]["kind"] == "outcome"
 
 
 @pytest.mark.parametrize("name", [c.name for c in all_claims()])
@@ -91,7 +200,9 @@ def test_claim_result_renders_as_latex():
 def test_verify_selects_and_rejects_names():
     v = verify(["ngd-singular-crossing", "bottleneck-ginverse"])
     assert [r.claim.name for r in v.results] == ["ngd-singular-crossing", "bottleneck-ginverse"]
-    assert v.passed and "2 of 2 claims passed" in v.table()
+    table = v.table()
+    assert v.passed and "2 of 2 claims passed" in table
+    assert "symbolic route" in table and "numeric route" in table and "digits" in table
     with pytest.raises(LindynError, match="names"):
         verify(["no-such-claim"])
     with pytest.raises(LindynError, match="names"):
@@ -112,7 +223,8 @@ def test_cli_json_contract():
     assert set(out) == {"passed", "claims"} and out["passed"] is True
     assert [c["name"] for c in out["claims"]] == ["parameter-speed-small-init", "ngd-gd-path"]
     for c in out["claims"]:
-        assert set(c) == {"name", "source", "statement", "passed", "agreement"}
+        assert set(c) == {"name", "source", "statement", "kind", "passed", "agreement"}
+        assert c["kind"] == "two-routes"
         assert isinstance(c["agreement"], float) and c["agreement"] < 1e-8
     assert "[1/2] parameter-speed-small-init" in proc.stderr     # progress goes to stderr
 

@@ -1,4 +1,5 @@
-"""Each derivations/<paper>.py runs alone, writes its .tex and PNGs; the PNGs are images of the stated size."""
+"""Each derivations/<paper>.py runs alone, writes its .tex and PNGs into OUTDIR (the PNGs are images of
+the stated size), and has a real argument parser: --help prints help and creates nothing."""
 import pathlib
 import struct
 import subprocess
@@ -52,6 +53,26 @@ def test_derivation_script_writes_its_files(name, tmp_path):
             assert r"\begin{equation}" in tex or r"\begin{aligned}" in tex
 
 
-def test_derivation_script_usage_error():
-    proc = subprocess.run([sys.executable, str(ROOT / "saxe2014.py")], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "usage" in proc.stderr
+def test_derivation_script_usage_error(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "saxe2014.py")], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert proc.returncode == 2 and "usage" in proc.stderr and "OUTDIR" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["saxe2014", "bernacchia2018", "huh2020"])
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_derivation_script_help_creates_no_folder(name, flag, tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / f"{name}.py"), flag], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"usage: python derivations/{name}.py") and "OUTDIR" in proc.stdout
+    assert list(tmp_path.iterdir()) == [], "--help must not create a folder"
+
+
+def test_derivation_script_refuses_a_file_as_outdir(tmp_path):
+    target = tmp_path / "a_file"
+    target.write_text("x")
+    proc = subprocess.run([sys.executable, str(ROOT / "saxe2014.py"), str(target)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "not a directory" in proc.stderr

@@ -31,6 +31,25 @@ def test_report_tex_and_figures(small_verification, tmp_path):
     assert "Derived mode dynamics" in tex and r"\tau \frac{d u}{d t}" in tex
 
 
+def test_report_shows_both_routes_and_outcomes_as_measured_vs_threshold(small_verification):
+    from lindyn.claims import Claim, Evidence, Measurement
+    from lindyn.verify import Verification
+
+    def experiment(thorough):
+        return Evidence("toy experiment", (Measurement("recovery error", 3.7e-2, 0.05, "at_most"),))
+
+    outcome = Claim("toy-outcome", "GD recovers.", "", "toy", None, experiment, 0.05, "threshold", kind="outcome")
+    v = Verification(small_verification.results + (outcome.check(),), False, 1.0)
+    tex = report_latex(v)
+    row = next(line for line in tex.splitlines() if line.startswith("toy-outcome &"))
+    assert "outcome: measured 0.037 vs threshold" in row and "digits" not in row
+    assert r"\emph{Outcome:} outcome" not in tex and r"\emph{Outcome:} measured 0.037" in tex
+    sigmoid = next(line for line in tex.splitlines() if line.startswith("saxe-sigmoid &"))
+    cells = sigmoid.split(" & ")                                 # claim, source, symbolic, numeric, result
+    assert len(cells) == 5 and all("digits" in c or c == "exact" for c in cells[2:4])
+    assert r"\emph{Symbolic route}" in tex and r"\emph{Numeric route}" in tex
+
+
 def test_tex_text_escapes_and_maps_unicode():
     out = tex_text("τu̇ = s − u; 50% & a_1 ‖F‖ ≈ 0.3 ∞")
     out.encode("ascii")

@@ -1,9 +1,10 @@
 """`lindyn verify [CLAIM ...] [--json] [--report DIR] [--thorough] [--list]` (also `python -m lindyn`).
 
-Runs every claim (or the named ones) by its two routes, shows progress on stderr and prints a
-table on stdout (claim, source, symbolic result, numeric agreement in digits, pass/fail), or with
-`--json` one object {"passed": bool, "claims": [{"name", "source", "statement", "passed",
-"agreement"}]}. `--report DIR` also writes the LaTeX report (compiled to PDF when pdflatex is
+Runs every claim (or the named ones) by its two routes, or as an outcome (an experiment against a
+stated threshold), shows progress on stderr and prints a table on stdout (claim, source, what it
+found, the symbolic and the numeric route's worst error with digits, or "outcome: measured X vs
+threshold Y", pass/fail), or with `--json` one object {"passed": bool, "claims": [{"name",
+"source", "statement", "kind", "passed", "agreement"}]} with kind "two-routes" or "outcome". `--report DIR` also writes the LaTeX report (compiled to PDF when pdflatex is
 present). The exit status is 1 when any claim fails, 2 on bad input.
 """
 from __future__ import annotations
@@ -18,7 +19,8 @@ def register(subparsers: Any) -> None:
     """Add the `verify` subcommand."""
     p = subparsers.add_parser(
         "verify", help="check the papers' claims two ways (default command)",
-        description="Check each claim of the literature by symbolic derivation and full-matrix integration.")
+        description="Check each claim of the literature two ways (the engine's symbolic derivation and an "
+                    "independent numeric route), or as an outcome: an experiment against a stated threshold.")
     p.add_argument("claims", nargs="*", metavar="CLAIM", help="claim names (default: all; see --list)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--report", metavar="DIR", help="write the LaTeX report (and PDF when pdflatex exists) into DIR")

@@ -1,22 +1,17 @@
-"""Full-matrix geometry and numeric backends (numpy float64, mpmath object arrays).
+"""Numeric backends of the learning rules (numpy float64, mpmath object arrays) and θ = vec(W).
 
-The learning rules of `lindyn.rules` run on `MatrixGeometry` with `NumpyOps` (double precision) or
-`MpmathOps` (any number of digits, numpy object arrays of mpmath numbers, so that `@` and `.T`
-work unchanged). `MatrixGeometry.fisher()` returns the dense Fisher on the explicit route and a
-structured operator on the efficient route (see `lindyn.numeric.fisher`).
+The learning rules of `lindyn.rules` run on `lindyn.numeric.geometry.MatrixGeometry` with
+`NumpyOps` (double precision) or `MpmathOps` (any number of digits, numpy object arrays of mpmath
+numbers, so that `@` and `.T` work unchanged).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Literal, Sequence
+from typing import Any, Sequence
 
 import mpmath
 import numpy as np
-
-from .._chain import chain_products, squared_loss_gradients
-
-FisherRoute = Literal["efficient", "explicit"]
 
 
 def vec_layers(layers: Sequence[Any]) -> np.ndarray:
@@ -149,56 +144,3 @@ class MpmathOps:
     def sqrt(self, x: Any) -> Any:
         """mpmath.sqrt."""
         return mpmath.sqrt(x)
-
-
-class MatrixGeometry:
-    """Geometry of a full deep linear network at weights W_1..W_L.
-
-    Args:
-        W: layer weights; W_i has shape (n_i, n_{i-1}).
-        Sigma: input covariance Σ = E[xxᵀ] (n_0 x n_0, SPD).
-        Sigma_yx: input-output covariance Σ_yx = E[yxᵀ] (n_L x n_0).
-        ops: the backend (`NumpyOps()` or `MpmathOps(dps)`).
-        fisher_route: 'efficient' (structured, never forms F) or 'explicit' (dense F).
-    """
-
-    def __init__(self, W: Sequence[Any], Sigma: Any, Sigma_yx: Any, ops: Any = None,
-                 fisher_route: FisherRoute = "efficient") -> None:
-        self.ops = ops if ops is not None else NumpyOps()
-        self.depth = len(W)
-        self.W = tuple(W)
-        self.Sigma = Sigma
-        self.Sigma_yx = Sigma_yx
-        self.fisher_route = fisher_route
-        self.A, self.B, self.W_end = chain_products(self.W, self.ops.eye)
-        self.grads = squared_loss_gradients(self.A, self.B, self.W_end, Sigma, Sigma_yx)
-        self.shapes = tuple(w.shape for w in self.W)
-
-    def input_factor(self, i: int) -> Any:
-        """K-FAC input factor Ā_i = A_iΣA_iᵀ (exact for a deep linear net with squared loss)."""
-        return self.A[i] @ self.Sigma @ self.A[i].T
-
-    def output_factor(self, i: int) -> Any:
-        """K-FAC output factor G_i = B_iᵀB_i (unit-Gaussian output curvature)."""
-        return self.B[i].T @ self.B[i]
-
-    def jacobian(self) -> np.ndarray:
-        """J = [J_1 … J_L], J_i = A_iᵀ ⊗ B_i = ∂vec W/∂vec W_i (column-major vec)."""
-        return np.hstack([np.kron(self.A[i].T, self.B[i]) for i in range(self.depth)])
-
-    def fisher(self) -> Any:
-        """F = Jᵀ(Σ ⊗ I)J: dense on the explicit route, structured on the efficient route."""
-        if self.fisher_route == "efficient" and self.ops.__class__ is NumpyOps:
-            from .fisher import KroneckerFisher  # the efficient route (never forms F)
-            return KroneckerFisher.from_geometry(self)
-        J = self.jacobian()
-        D = np.kron(self.Sigma, np.eye(self.W_end.shape[0], dtype=J.dtype))
-        return J.T @ D @ J
-
-    def vec(self, layers: Sequence[Any]) -> np.ndarray:
-        """θ = (vec W_1, …, vec W_L), column-major (`vec_layers`)."""
-        return vec_layers(layers)
-
-    def unvec(self, v: Any) -> tuple[np.ndarray, ...]:
-        """Inverse of `vec` (`unvec_layers` at this network's shapes)."""
-        return unvec_layers(v, self.shapes)

@@ -38,7 +38,7 @@ Routes, cheapest first (`KroneckerFisher.pinv_pow` picks the first that applies)
    Moore–Penrose cutoff as the explicit route (`ops.rcond` · λ_max; F and K̃ share their
    non-zero eigenvalues). Cost O(L n⁴) to build, O(n⁶/3) Cholesky or O(9 n⁶) eigh.
 
-The explicit route (`MatrixGeometry(..., fisher_route="explicit")`) builds J (n_0 n_L x P) and
+The explicit route (`MatrixGeometry(..., fisher_route="explicit")` (`lindyn.numeric.geometry`)) builds J (n_0 n_L x P) and
 F (P x P), O(L² n⁶), and takes eigh of F, O(9 L³ n⁶). Measured (bench/bench_ngd.py, L = 3,
 width 32, one BLAS thread): route 1 is ~1700x faster than explicit (1700-3400x over runs),
 route 3 (q = 1/2) ~50x; at L = 2, route 2 (q = 1/2) ~270x. Routes agree to ~1e-14 relative on
@@ -244,11 +244,12 @@ class KroneckerFisher:
         shapes: shape (n_i, n_{i-1}) of each W_i.
 
     >>> import numpy as np
-    >>> from lindyn.numeric._ops import MatrixGeometry, NumpyOps
+    >>> from lindyn.numeric.geometry import MatrixGeometry, Moments
     >>> rng = np.random.default_rng(0)
     >>> W = [np.eye(3) + 0.3 * rng.normal(size=(3, 3)) for _ in range(3)]
-    >>> geo = MatrixGeometry(W, np.eye(3), np.eye(3))
+    >>> geo = MatrixGeometry(W, Moments(np.eye(3), np.eye(3)))
     >>> F = KroneckerFisher.from_geometry(geo)
+    >>> from lindyn.numeric._ops import NumpyOps
     >>> v = rng.normal(size=27)
     >>> bool(np.allclose(F.pinv_pow(1, NumpyOps()) @ v, np.linalg.pinv(F.dense()) @ v))
     True

@@ -1,4 +1,4 @@
-"""High-precision full-matrix flow with mpmath (small networks only).
+"""High-precision ODE stepping with mpmath for `HighPrecision` (small networks only).
 
 The same rule code runs on numpy object arrays of `mpmath.mpf` with `MpmathOps` (the Fisher is
 formed densely and inverted with `mpmath.eigsy`). The ODE is solved by Gragg–Bulirsch–Stoer
@@ -12,15 +12,13 @@ operations per velocity), so keep P <= ~10.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import mpmath
 import numpy as np
 
-from .._checks import IntegrationFailed, fail
-from ._ops import MatrixGeometry, MpmathOps, unvec_layers, vec_layers
 
-__all__ = ["to_mpf_array", "solve_flow_mpmath"]
+__all__ = ["to_mpf_array", "gbs_integrate"]
 
 
 def to_mpf_array(x: Any) -> np.ndarray:
@@ -32,50 +30,39 @@ def to_mpf_array(x: Any) -> np.ndarray:
     return out
 
 
-def solve_flow_mpmath(rule: Any, W0: Sequence[np.ndarray], Sigma: np.ndarray, Sigma_yx: np.ndarray, tau: float,
-                      t: Sequence[float], dps: int) -> list[tuple[np.ndarray, ...]]:
-    """Integrate τ dW_i/dt = rule.velocity at `dps` digits; return the layers (object arrays) at each t.
+def gbs_integrate(F: Callable[[np.ndarray], np.ndarray], y0: np.ndarray, t: Sequence[float],
+                  dps: int) -> tuple[list[np.ndarray], int]:
+    """Integrate dy/dt = F(y) at the current mpmath precision; return (states at each t, evaluations).
 
-    The float64 data (W(0), Σ, Σ_yx, τ, t) are converted exactly to mpf, so a comparison with an
-    analytic oracle must evaluate the oracle at those exact binary values.
-    Raises `IntegrationFailed` when the solver cannot proceed (step-size underflow, non-finite state).
+    Adaptive macro steps of `_gbs_step` with local tolerance 10^−(dps−3) relative. The float64
+    times are converted exactly to mpf. Raises ValueError on a non-finite state or step underflow.
     """
-    ops = MpmathOps(dps=dps)
-    shapes = [np.shape(w) for w in W0]
-    with mpmath.workdps(dps):
-        S = to_mpf_array(Sigma)
-        Syx = to_mpf_array(Sigma_yx)
-        tau_mp = mpmath.mpf(float(tau))
+    calls = [0]
 
-        def F(_time: Any, theta: np.ndarray) -> np.ndarray:
-            geo = MatrixGeometry(unvec_layers(theta, shapes), S, Syx, ops, "explicit")
-            vel = rule.velocity(geo.grads, geo, ops)
-            return vec_layers([np.asarray(v, dtype=object) for v in vel]) / tau_mp
+    def field(_time: Any, y: np.ndarray) -> np.ndarray:
+        calls[0] += 1
+        return F(y)
 
-        try:
-            y = vec_layers([to_mpf_array(w) for w in W0])
-            tol = mpmath.mpf(10) ** (-(dps - 3))
-            tiny = mpmath.mpf(10) ** (-12)
-            result, now, H = [], mpmath.mpf(0), mpmath.mpf("0.1") * tau_mp
-            for time in t:
-                target = mpmath.mpf(float(time))
-                while now < target:
-                    step = min(H, target - now)
-                    y_new, ok, H_next = _gbs_step(F, now, y, step, tol)
-                    if ok:
-                        now, y = now + step, y_new
-                        if not all(mpmath.isfinite(x) for x in y):
-                            raise ValueError(f"non-finite state at t = {mpmath.nstr(now, 8)}")
-                        H = max(H, H_next) if step < H else H_next
-                    else:
-                        if step < tiny * max(target, mpmath.mpf(1)):
-                            raise ValueError(f"step size underflow at t = {mpmath.nstr(now, 8)}")
-                        H = H_next
-                result.append(unvec_layers(y.copy(), shapes))
-        except (ZeroDivisionError, ValueError, OverflowError) as err:
-            raise fail("t", f"within the range the high-precision solver can reach ({err})",
-                       float(t[-1]), IntegrationFailed) from None
-    return result
+    y = y0.copy()
+    tol = mpmath.mpf(10) ** (-(dps - 3))
+    tiny = mpmath.mpf(10) ** (-12)
+    result, now, H = [], mpmath.mpf(0), mpmath.mpf("0.1")
+    for time in t:
+        target = mpmath.mpf(float(time))
+        while now < target:
+            step = min(H, target - now)
+            y_new, ok, H_next = _gbs_step(field, now, y, step, tol)
+            if ok:
+                now, y = now + step, y_new
+                if not all(mpmath.isfinite(x) for x in y):
+                    raise ValueError(f"non-finite state at t = {mpmath.nstr(now, 8)}")
+                H = max(H, H_next) if step < H else H_next
+            else:
+                if step < tiny * max(target, mpmath.mpf(1)):
+                    raise ValueError(f"step size underflow at t = {mpmath.nstr(now, 8)}")
+                H = H_next
+        result.append(y.copy())
+    return result, calls[0]
 
 
 def _gbs_step(F: Any, x: Any, y: np.ndarray, H: Any, tol: Any, k_max: int = 14) -> tuple[np.ndarray, bool, Any]:

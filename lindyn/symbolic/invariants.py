@@ -6,9 +6,10 @@ h and one per-layer function k, every Φ(a_i) = ∫ da/k(a) moves at the same sp
     Φ(a_i) − Φ(a_j) is conserved.
 
 The engine finds k from the ratio ȧ_1/ȧ_2 = k(a_1)/k(a_2), checks the separation for every layer,
-and integrates 1/k. For k(a) = a^p (every built-in rule) Φ = a^{1−p}/(1−p), or ln a at p = 1:
-GD and full NGD^q give k = 1/a (a_i² − a_j², Saxe et al. 2014 Eq. 14); block NGD^q gives
-k = a^{2q−1} (a_i^{2−2q} − a_j^{2−2q}; a_i/a_j at q = 1).
+and integrates 1/k. For k(a) = a^p (every undamped built-in rule) Φ = a^{1−p}/(1−p), or ln a at
+p = 1: GD and full NGD^q give k = 1/a (a_i² − a_j², Saxe et al. 2014 Eq. 14); block NGD^q gives
+k = a^{2q−1} (a_i^{2−2q} − a_j^{2−2q}; a_i/a_j at q = 1). Damped K-FAC at L = 2, λ = 1 gives
+k = (a² + δ)/a, Φ = ½ ln(a² + δ): (a_1² + δ)/(a_2² + δ) is conserved.
 
 >>> from lindyn.rules import GD
 >>> conserved_quantities(GD(), 3)
@@ -17,14 +18,13 @@ k = a^{2q−1} (a_i^{2−2q} − a_j^{2−2q}; a_i/a_j at q = 1).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import sympy
 
+from .._checks import NoModeDecomposition, check_int
 from ..rules import LearningRule
-from .._checks import check_int
-from .modes import _tidy, _velocities, mode_symbols
+from .modes import ModeSymbols, layer_velocities, mode_symbols, tidy_powers
 
 __all__ = ["Separation", "separate_velocities", "conserved_quantities"]
 
@@ -34,7 +34,7 @@ class Separation:
     """τ ȧ_i = h · k(a_i) with Φ(x) = ∫ dx/k(x); `power` = n when Φ ∝ x^n (0 for ln x), else None.
 
     `conserved` lists Φ-differences of neighbouring layers in their plain form (a_i^n − a_{i+1}^n,
-    or a_i/a_{i+1} for the logarithm).
+    a_i/a_{i+1} for the logarithm, exp of the difference when Φ is a logarithm of another function).
     """
 
     x: sympy.Symbol
@@ -45,38 +45,66 @@ class Separation:
     conserved: tuple[sympy.Expr, ...]
 
     def inverse_Phi(self, y: sympy.Expr) -> sympy.Expr:
-        """Φ⁻¹(y) (closed form for the power and logarithm cases)."""
-        if self.power is None:
-            raise NotImplementedError("Φ⁻¹ is only closed for power-law k")
+        """Φ⁻¹(y): closed for the power and logarithm cases, else the one positive root of Φ(x) = y.
+
+        Raises:
+            NoModeDecomposition: Φ(x) = y has no unique closed positive solution.
+
+        >>> x = sympy.Symbol("x", positive=True)
+        >>> Separation(x, 1 / x, x ** 2 / 2, sympy.S.One, sympy.Integer(2), ()).inverse_Phi(sympy.Integer(8))
+        4
+        """
         if self.power == 0:
             return sympy.exp(y)
-        return (self.power * y) ** (1 / self.power)
+        if self.power is not None:
+            return (self.power * y) ** (1 / self.power)
+        v = sympy.Dummy("v")
+        try:
+            roots = sympy.solve(sympy.Eq(self.Phi, v), self.x)
+        except NotImplementedError:
+            roots = []
+        # the root that is positive at a generic point (Φ is increasing in x > 0 when k > 0)
+        probe = {v: self.Phi.subs(self.x, sympy.Rational(3, 2))}
+        probe.update({p: sympy.Rational(2, 7) for p in self.Phi.free_symbols - {self.x}})
+        good = [r for r in roots if sympy.N(r.subs(probe).subs(probe), 30).is_positive]
+        if len(good) != 1:
+            raise NoModeDecomposition("Argument `rule` has conserved quantities Φ(a_i) − Φ(a_j) with "
+                                      f"Φ = {self.Phi} not invertible in closed form")
+        return tidy_powers(sympy.expand_log(good[0].subs(v, y), force=True)).replace(
+            lambda e: isinstance(e, sympy.exp), lambda e: sympy.exp(sympy.expand_log(e.args[0], force=True)))
 
 
 def _free_of(expr: sympy.Expr, symbols: Any) -> bool:
     return not any(expr.has(x) for x in symbols)
 
 
-@lru_cache(maxsize=512)
-def _separate(rule: Any, depth: int) -> Separation | None:
-    sym = mode_symbols(depth)
-    a = sym.gains
-    if depth < 2:
-        return None
-    vel = _velocities(rule, depth)
-    if any(v == 0 for v in vel):
+def separate_velocities(velocities: tuple[sympy.Expr, ...], sym: ModeSymbols) -> Separation | None:
+    """Separate τ ȧ_i = h · k(a_i), or None when the derived velocities do not separate.
+
+    Args:
+        velocities: (τ ȧ_1, …, τ ȧ_L) from `layer_velocities` (L >= 2 to separate).
+        sym: the mode's symbols.
+
+    >>> from lindyn.rules import BlockNGD
+    >>> sym = mode_symbols(2)
+    >>> separate_velocities(layer_velocities(BlockNGD(), sym), sym).conserved
+    (a_1/a_2,)
+    """
+    # === check arguments
+    a, depth, vel = sym.gains, sym.depth, velocities
+    if depth < 2 or any(v == 0 for v in vel):
         return None
     # Ratios first: the common factor (residual, Fisher norm) cancels structurally, so this stays
     # cheap at depth 10 where the velocities themselves are large.
-    ratios = [_tidy(sympy.cancel(_tidy(v / vel[0]))) for v in vel[1:]]
+    ratios = [tidy_powers(sympy.cancel(tidy_powers(v / vel[0]))) for v in vel[1:]]
     if not _free_of(ratios[0], a[2:]):
         return None
     x = sympy.Symbol("x", positive=True)
-    k = _tidy(sympy.cancel(1 / ratios[0]).subs(a[1], 1).subs(a[0], x))
+    k = tidy_powers(sympy.cancel(1 / ratios[0]).subs(a[1], 1).subs(a[0], x))
     if k.has(*a) or k == 0:
         return None
     for i, r in enumerate(ratios, start=1):
-        want = _tidy(k.subs(x, a[i]) / k.subs(x, a[0]))
+        want = tidy_powers(k.subs(x, a[i]) / k.subs(x, a[0]))
         if r != want and sympy.simplify(r - want) != 0:
             return None
     h = vel[0] / k.subs(x, a[0])
@@ -93,25 +121,22 @@ def _separate(rule: Any, depth: int) -> Separation | None:
         k = x ** p
         h = vel[0] / a[0] ** p
     else:
-        Phi, power = sympy.integrate(1 / k, x), None
-        conserved = tuple(sympy.simplify(Phi.subs(x, a[i]) - Phi.subs(x, a[i + 1])) for i in range(depth - 1))
+        Phi, power = sympy.simplify(sympy.integrate(1 / k, x)), None
+        diffs = [sympy.simplify(Phi.subs(x, a[i]) - Phi.subs(x, a[i + 1])) for i in range(depth - 1)]
+        if Phi.has(sympy.log):      # c·ln A(a_i) − c·ln A(a_j): conserved A(a_i)/A(a_j) reads plainer
+            conserved = tuple(sympy.simplify(sympy.exp(sympy.expand_log(d, force=True) / _log_coefficient(Phi)))
+                              for d in diffs)
+        else:
+            conserved = tuple(diffs)
     return Separation(x=x, k=k, Phi=Phi, h=h, power=power, conserved=conserved)
 
 
-def separate_velocities(rule: Any, depth: int) -> Separation | None:
-    """Separate τ ȧ_i = h · k(a_i) for `rule` at depth L, or None when the velocities do not separate.
-
-    Args:
-        rule: a learning rule (hashable; any object with `velocity`).
-        depth: L >= 2.
-
-    >>> from lindyn.rules import BlockNGD
-    >>> separate_velocities(BlockNGD(), 2).conserved
-    (a_1/a_2,)
-    """
-    # === check arguments
-    depth = check_int(depth, "depth", minimum=1)
-    return _separate(rule, depth)
+def _log_coefficient(Phi: sympy.Expr) -> sympy.Expr:
+    """c when Φ = c·ln A(x), else 1."""
+    c, rest = sympy.S.One, Phi
+    if isinstance(Phi, sympy.Mul):
+        c, rest = Phi.as_independent(sympy.log)
+    return c if isinstance(rest, sympy.log) else sympy.S.One
 
 
 def conserved_quantities(rule: LearningRule, depth: int) -> tuple[sympy.Expr, ...]:
@@ -131,5 +156,6 @@ def conserved_quantities(rule: LearningRule, depth: int) -> tuple[sympy.Expr, ..
     """
     # === check arguments
     depth = check_int(depth, "depth", minimum=1)
-    sep = _separate(rule, depth)
+    sym = mode_symbols(depth)
+    sep = separate_velocities(layer_velocities(rule, sym), sym)
     return () if sep is None else sep.conserved

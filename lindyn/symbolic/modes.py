@@ -12,7 +12,7 @@ free of u, and c = f/(u^g (s − λu)) free of u and s.
 
 >>> from lindyn.rules import GD
 >>> sym = mode_symbols(3)
->>> ode = balanced_mode_ode(GD(), sym)
+>>> ode = balanced_mode_ode(layer_velocities(GD(), sym), sym)
 >>> ode.c, ode.g
 (3, 4/3)
 """
@@ -28,7 +28,7 @@ from .._checks import NoModeDecomposition, check_int
 from ._ops import ModeGeometry, SympyOps
 
 __all__ = ["ModeSymbols", "ModeODE", "mode_symbols", "layer_velocities", "balanced_mode_ode",
-           "identify_power_form"]
+           "identify_power_form", "tidy_powers"]
 
 
 @dataclass(frozen=True)
@@ -71,20 +71,26 @@ def mode_symbols(depth: int) -> ModeSymbols:
                        u0=sympy.Symbol("u_0", **pos), gains=gains, gains0=gains0, depth=depth)
 
 
-def _tidy(expr: sympy.Expr) -> sympy.Expr:
-    """Merge powers of positive symbols (the gains, u, λ are positive; q is real)."""
+def tidy_powers(expr: sympy.Expr) -> sympy.Expr:
+    """Merge powers of positive symbols (the gains, u, λ are positive; q is real).
+
+    >>> a = sympy.Symbol("a", positive=True)
+    >>> tidy_powers(sympy.sqrt(a ** 3) * a ** sympy.Rational(1, 2))
+    a**2
+    """
     if all(p.exp.is_Integer for p in expr.atoms(sympy.Pow)):
         return expr              # rational in its symbols: nothing to merge
     expr = sympy.powdenest(sympy.expand_power_base(expr, force=True), force=True)
     return sympy.powsimp(expr, force=True)
 
 
-def layer_velocities(rule: Any, sym: ModeSymbols) -> tuple[sympy.Expr, ...]:
+def layer_velocities(rule: Any, sym: ModeSymbols, lam: Any = None) -> tuple[sympy.Expr, ...]:
     """Per-layer velocities τ ȧ_i of an aligned mode, from `rule.velocity` on `ModeGeometry`.
 
     Args:
         rule: any object with `velocity(grads, geo, ops)`.
         sym: the mode's symbols (`mode_symbols(L)`).
+        lam: the input variance λ of the mode (a positive number or symbol; default the symbol λ).
 
     Returns:
         (τ ȧ_1, …, τ ȧ_L) as sympy expressions in a_1..a_L, s, λ (and q if symbolic).
@@ -101,7 +107,7 @@ def layer_velocities(rule: Any, sym: ModeSymbols) -> tuple[sympy.Expr, ...]:
         raise NoModeDecomposition(
             f"Argument `rule` must have a method velocity(grads, geo, ops), got rule={rule!r}; "
             "for other dynamics use lindyn.integrate.")
-    geo = ModeGeometry(sym.gains, sym.s, sym.lam)
+    geo = ModeGeometry(sym.gains, sym.s, sym.lam if lam is None else lam)
     try:
         out = rule.velocity(geo.grads, geo, SympyOps())
         vel = tuple(sympy.sympify(sympy.Matrix(v)[0, 0]) for v in out)
@@ -118,11 +124,6 @@ def layer_velocities(rule: Any, sym: ModeSymbols) -> tuple[sympy.Expr, ...]:
     return vel
 
 
-@lru_cache(maxsize=512)
-def _velocities(rule: Any, depth: int) -> tuple[sympy.Expr, ...]:
-    return layer_velocities(rule, mode_symbols(depth))
-
-
 @dataclass(frozen=True)
 class ModeODE:
     """τ u̇ = rhs(u) on the balanced manifold; c, g when rhs = c u^g (s − λu), else None."""
@@ -130,11 +131,10 @@ class ModeODE:
     rhs: sympy.Expr
     c: sympy.Expr | None
     g: sympy.Expr | None
-    velocities: tuple[sympy.Expr, ...]
 
 
 def identify_power_form(f: sympy.Expr, u: sympy.Symbol, s: sympy.Symbol,
-                        lam: sympy.Symbol) -> tuple[sympy.Expr, sympy.Expr] | None:
+                        lam: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr] | None:
     """Read (c, g) off f(u) = c u^g (s − λu), or None when f has another shape.
 
     g = u ∂_u log[f/(s − λu)] must be free of u and s; c = f/(u^g (s − λu)) free of u and s.
@@ -145,62 +145,58 @@ def identify_power_form(f: sympy.Expr, u: sympy.Symbol, s: sympy.Symbol,
     """
     # === check arguments
     f = sympy.sympify(f)
-    ratio = sympy.cancel(_tidy(f / (s - lam * u)))
+    ratio = sympy.cancel(tidy_powers(f / (s - lam * u)))
     if ratio.has(s) or ratio == 0:
         return None
     logr = sympy.expand_log(sympy.log(ratio), force=True)
     g = sympy.simplify(u * sympy.diff(logr, u))
     if g.has(u) or g.has(s):
         return None
-    c = sympy.simplify(_tidy(ratio / u ** g))
+    c = sympy.simplify(tidy_powers(ratio / u ** g))
     if c.has(u) or c.has(s):
         return None
     return c, g
 
 
-@lru_cache(maxsize=512)
-def _balanced(rule: Any, depth: int) -> ModeODE:
-    sym = mode_symbols(depth)
-    vel = _velocities(rule, depth)
-    a = sympy.Symbol("a", positive=True)
-    to_a = {ai: a for ai in sym.gains}
-    raw = [v.xreplace(to_a) for v in vel]
-    first = _tidy(raw[0])
-    # The balanced manifold a_i = a must be invariant: every layer moves at the same speed
-    # (structurally equal after a_i -> a for symmetric rules; otherwise compared after simplifying).
-    if any(v != raw[0] and sympy.simplify(_tidy(v) - first) != 0 for v in raw[1:]):
-        raise NoModeDecomposition(
-            f"Argument `rule` ({getattr(rule, 'name', rule)!r}) must keep a balanced mode balanced "
-            "(equal layer velocities at equal gains); use gains='unbalanced' or lindyn.integrate.")
-    u = sym.u
-    # τ u̇ = Σ (u/a_i) τ ȧ_i = L a^{L-1} τ ȧ on the manifold, then a = u^{1/L}.
-    rhs = _tidy(depth * a ** (depth - 1) * first).subs(a, u ** sympy.Rational(1, depth))
-    rhs = sympy.factor_terms(_tidy(rhs))
-    form = identify_power_form(rhs, u, sym.s, sym.lam)
-    if form is None:
-        return ModeODE(rhs=rhs, c=None, g=None, velocities=vel)
-    c, g = form
-    return ModeODE(rhs=c * u ** g * (sym.s - sym.lam * u), c=c, g=g, velocities=vel)
+def balanced_mode_ode(velocities: tuple[sympy.Expr, ...], sym: ModeSymbols, lam: Any = None) -> ModeODE:
+    """The balanced mode ODE τ u̇ = f(u), u = a^L, from the derived layer velocities.
 
-
-def balanced_mode_ode(rule: Any, sym: ModeSymbols) -> ModeODE:
-    """The balanced mode ODE τ u̇ = f(u), u = a^L, derived from `rule.velocity`.
+    The balanced manifold a_i = a must be invariant (every layer moves at the same speed at equal
+    gains); then τ u̇ = Σ (u/a_i) τ ȧ_i = L a^{L−1} τ ȧ with a = u^{1/L}.
 
     Args:
-        rule: a learning rule (any object with `velocity`).
+        velocities: (τ ȧ_1, …, τ ȧ_L) from `layer_velocities`.
         sym: the mode's symbols.
+        lam: the λ the velocities were derived with (default the symbol λ).
 
     Returns:
         `ModeODE` with rhs f(u) and, when f = c u^g (s − λu), the derived c and g.
 
+    Raises:
+        NoModeDecomposition: the layers move at different speeds at equal gains.
+
     >>> from lindyn.rules import NGD
-    >>> ode = balanced_mode_ode(NGD(), mode_symbols(4))
+    >>> sym = mode_symbols(4)
+    >>> ode = balanced_mode_ode(layer_velocities(NGD(), sym), sym)
     >>> ode.c, ode.g
     (1/lambda, 0)
     """
     # === check arguments
-    try:
-        hash(rule)
-    except TypeError:
-        raise NoModeDecomposition(f"Argument `rule` must be hashable (a frozen dataclass), got rule={rule!r}.")
-    return _balanced(rule, sym.depth)
+    lam = sym.lam if lam is None else lam
+    depth = sym.depth
+    a = sympy.Symbol("a", positive=True)
+    to_a = {ai: a for ai in sym.gains}
+    raw = [v.xreplace(to_a) for v in velocities]
+    first = tidy_powers(raw[0])
+    # structurally equal after a_i -> a for symmetric rules; otherwise compared after simplifying
+    if any(v != raw[0] and sympy.simplify(tidy_powers(v) - first) != 0 for v in raw[1:]):
+        raise NoModeDecomposition("Argument `rule` must keep a balanced mode balanced "
+                                  "(equal layer velocities at equal gains)")
+    u = sym.u
+    rhs = tidy_powers(depth * a ** (depth - 1) * first).subs(a, u ** sympy.Rational(1, depth))
+    rhs = sympy.factor_terms(tidy_powers(rhs))
+    form = identify_power_form(rhs, u, sym.s, lam)
+    if form is None:
+        return ModeODE(rhs=rhs, c=None, g=None)
+    c, g = form
+    return ModeODE(rhs=c * u ** g * (sym.s - lam * u), c=c, g=g)

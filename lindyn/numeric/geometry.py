@@ -1,0 +1,285 @@
+"""The full-matrix geometry of a network at θ, for every model, loss and data (numpy or mpmath).
+
+One class, `MatrixGeometry`, implements the `lindyn._types.Geometry` protocol that the learning
+rules read, with the same meaning for every problem:
+
+* `W`, `depth`, `grads` (g_i = ∂ℓ/∂W_i), `vec`/`unvec`;
+* `A[i]` = W_{i−1}⋯W_1, `B[i]` = W_L⋯W_{i+1} (deep linear nets without biases only: a nonlinear
+  net has no such chain, and asking for it is an error, never a silent substitute);
+* `Sigma` = E[xxᵀ], the second moment of the network's inputs (the data's, for every loss);
+* `output_curvature`: the loss's output Fisher D (k x n per example entry; the identity for the
+  squared loss on moments);
+* `input_factor(i)`, `output_factor(i)`: K-FAC's Kronecker factors of the diagonal Fisher block,
+  F_ii ≈ input_factor(i) ⊗ output_factor(i) (Martens & Grosse 2015). Deep linear net with squared
+  loss: A_iΣA_iᵀ and B_iᵀB_i, exact. With per-example curvature D_n = ω c_n diag(o)
+  (`Loss.kfac_weights`), input_factor = Σ_n ω c_n ã_n ã_nᵀ and output_factor = E_n[M_nᵀ diag(o) M_n]
+  (ã_n the layer's input with a 1 appended for a bias, M_n = ∂f_n/∂z_i): exact for a linear chain
+  (M_n = B_i for every n), K-FAC's independence approximation otherwise;
+* `fisher()`: F = J_fᵀ D J_f, structured (`KroneckerFisher` on moments, `LowRankGram` on samples)
+  on the efficient route, dense on the explicit one.
+
+Data are `Moments` (Σ, Σ_yx: the squared loss in its population form ½ tr[(W − W*)Σ(W − W*)ᵀ])
+or `SampleData` (X, Y with any `Loss`). A layer with a bias is the matrix [W_i  b_i] acting on
+[a; 1] (Bernacchia et al. 2018's convention), so every rule treats it as one weight matrix.
+
+>>> import numpy as np
+>>> from lindyn.numeric._ops import NumpyOps
+>>> geo = MatrixGeometry((np.array([[2.0]]), np.array([[3.0]])), Moments(np.eye(1), np.array([[1.0]])))
+>>> [float(g[0, 0]) for g in geo.grads]       # B_iᵀ(WΣ − Σ_yx)A_iᵀ with W = 6
+[15.0, 10.0]
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Callable, Literal, Sequence
+
+import numpy as np
+
+from .._chain import chain_products, squared_loss_gradients
+from .._checks import fail
+from ._ops import NumpyOps, unvec_layers, vec_layers
+
+__all__ = ["Moments", "SampleData", "MatrixGeometry", "VelocityField", "Activation"]
+
+FisherRoute = Literal["efficient", "explicit"]
+Activation = Literal["linear", "tanh"]
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Population data of the squared loss: Σ = E[xxᵀ], Σ_yx = E[yxᵀ] (numpy or mpf arrays)."""
+
+    Sigma: Any
+    Sigma_yx: Any
+
+
+@dataclass(frozen=True)
+class SampleData:
+    """Samples: inputs X (n_0 x n) and targets Y (n_L x n), one column per example."""
+
+    X: np.ndarray
+    Y: np.ndarray
+
+
+def _phi(z: np.ndarray, activation: str) -> tuple[np.ndarray, np.ndarray]:
+    """φ(z) and φ'(z) of the hidden activation."""
+    if activation == "tanh":
+        h = np.tanh(z)
+        return h, 1.0 - h * h
+    return z, np.ones_like(z)
+
+
+class MatrixGeometry:
+    """Geometry of a network with layers W_1..W_L at one point θ (see the module docstring).
+
+    Args:
+        W: layer weights; W_i has shape (n_i, n_{i−1}) (or (n_i, n_{i−1} + 1) with a bias).
+        data: `Moments` or `SampleData`.
+        ops: the backend (`NumpyOps()` default, or `MpmathOps(dps)` on moments).
+        fisher_route: 'efficient' (structured Fisher) or 'explicit' (dense F).
+        loss: the `Loss` of sample data (ignored for moments: squared loss).
+        activation: hidden activation 'linear' or 'tanh' (sample data only).
+        bias: whether each W_i carries a bias column (sample data only).
+    """
+
+    def __init__(self, W: Sequence[Any], data: Moments | SampleData, ops: Any = None,
+                 fisher_route: FisherRoute = "efficient", *, loss: Any = None, activation: Activation = "linear",
+                 bias: bool = False) -> None:
+        self.ops = ops if ops is not None else NumpyOps()
+        self.depth = len(W)
+        self.W = tuple(W)
+        self.data = data
+        self.fisher_route = fisher_route
+        self.loss = loss
+        self.activation = activation
+        self.bias = bias
+        self.shapes = tuple(w.shape for w in self.W)
+        self.linear_chain = activation == "linear" and not bias
+        if isinstance(data, Moments):
+            self.Sigma = data.Sigma
+            self.Sigma_yx = data.Sigma_yx
+            self._chain = chain_products(self.W, self.ops.eye)
+            self.grads = squared_loss_gradients(*self._chain, self.Sigma, self.Sigma_yx)
+        else:
+            self._forward_backward()
+
+    # ------------------------------------------------------------------ samples
+    def _forward_backward(self) -> None:
+        X, Y = self.data.X, self.data.Y
+        n = X.shape[1]
+        ones = np.ones((1, n))
+        inputs, derivs = [], []          # ã_{i} (layer inputs, with 1 for a bias) and φ'(z_i)
+        h = X
+        for i, w in enumerate(self.W):
+            a = np.vstack([h, ones]) if self.bias else h
+            inputs.append(a)
+            z = w @ a
+            if i < self.depth - 1:
+                h, d = _phi(z, self.activation)
+                derivs.append(d)
+            else:
+                h = z
+        self.outputs = h                                   # f (k x n)
+        self._inputs, self._derivs = inputs, derivs
+        G = self.loss.grad(h, Y)
+        delta = G
+        grads = [None] * self.depth
+        for i in range(self.depth - 1, -1, -1):
+            grads[i] = delta @ inputs[i].T
+            if i > 0:
+                back = self.W[i][:, :-1] if self.bias else self.W[i]
+                delta = (back.T @ delta) * derivs[i - 1]
+        self.grads = tuple(grads)
+        self.Sigma = X @ X.T / n
+
+    @cached_property
+    def _chain(self) -> tuple[tuple[Any, ...], tuple[Any, ...], Any]:
+        """(A, B, W_end), computed on first use on sample data (GD never needs them)."""
+        if not self.linear_chain:
+            raise fail("geometry", "a deep linear network without biases to have the chain products A_i, B_i "
+                                   "(rules for other networks read input_factor(i), output_factor(i), fisher())",
+                       f"activation={self.activation!r}, bias={self.bias}")
+        return chain_products(self.W, self.ops.eye)
+
+    @property
+    def A(self) -> tuple[Any, ...]:
+        """A_i = W_{i−1}⋯W_1 (identity for i = 1)."""
+        return self._chain[0]
+
+    @property
+    def B(self) -> tuple[Any, ...]:
+        """B_i = W_L⋯W_{i+1} (identity for i = L)."""
+        return self._chain[1]
+
+    @property
+    def W_end(self) -> Any:
+        """The end-to-end map W = W_L⋯W_1."""
+        return self._chain[2]
+
+    @cached_property
+    def output_curvature(self) -> Any:
+        """The loss's output Fisher D: (k x n) per output entry and example; Σ-weighted identity on moments."""
+        if isinstance(self.data, Moments):
+            return self.ops.eye(self.W[-1].shape[0])
+        return self.loss.curvature(self.outputs, self.data.Y)
+
+    @cached_property
+    def _output_jacobians(self) -> list[np.ndarray]:
+        """M_i = ∂f_n/∂z_i per example: arrays (n, k, n_i), z_i = W_i ã_{i−1} the layer's pre-activation."""
+        k, n = self.outputs.shape
+        M = np.broadcast_to(np.eye(k), (n, k, k))
+        out = [M]
+        for i in range(self.depth - 1, 0, -1):
+            back = self.W[i][:, :-1] if self.bias else self.W[i]
+            M = (M @ back) * self._derivs[i - 1].T[:, None, :]
+            out.insert(0, M)
+        return out
+
+    # ------------------------------------------------------------------ K-FAC factors
+    def input_factor(self, i: int) -> Any:
+        """K-FAC input factor Ā_i: A_iΣA_iᵀ on moments; Σ_n ω c_n ã_n ã_nᵀ on samples."""
+        if isinstance(self.data, Moments):
+            return self.A[i] @ self.Sigma @ self.A[i].T
+        c, _ = self.loss.kfac_weights(self.outputs, self.data.Y)
+        omega = 1.0 / self.outputs.shape[1] if getattr(self.loss, "reduction", "mean") == "mean" else 1.0
+        a = self._inputs[i]
+        return (a * (omega * c)) @ a.T
+
+    def output_factor(self, i: int) -> Any:
+        """K-FAC output factor G_i: B_iᵀB_i on moments; E_n[M_nᵀ diag(o) M_n] on samples."""
+        if isinstance(self.data, Moments):
+            return self.B[i].T @ self.B[i]
+        _, o = self.loss.kfac_weights(self.outputs, self.data.Y)
+        if self.linear_chain:
+            return self.B[i].T @ (o[:, None] * self.B[i])
+        M = self._output_jacobians[i]
+        return np.einsum("nkr,k,nks->rs", M, o, M) / M.shape[0]
+
+    # ------------------------------------------------------------------ Fisher
+    def jacobian(self) -> Any:
+        """Output Jacobian: J = [A_iᵀ ⊗ B_i]_i = ∂vec W/∂θ on moments; J_f = ∂vec f/∂θ on samples."""
+        if isinstance(self.data, Moments):
+            return np.hstack([np.kron(self.A[i].T, self.B[i]) for i in range(self.depth)])
+        k, n = self.outputs.shape
+        blocks = []
+        for i, M in enumerate(self._output_jacobians):
+            a = self._inputs[i]
+            # ∂f_{jn}/∂W_i[r, c] = M[n, j, r] ã[c, n]; rows (n, j) = column-major vec f, columns (c, r) = vec W_i
+            blocks.append(np.einsum("njr,cn->njcr", M, a).reshape(n * k, -1))
+        return np.hstack(blocks)
+
+    def fisher(self) -> Any:
+        """F = Jᵀ(Σ ⊗ I)J (moments) or J_fᵀ diag(vec D) J_f (samples): structured or dense by route."""
+        if isinstance(self.data, Moments):
+            if self.fisher_route == "efficient" and self.ops.__class__ is NumpyOps:
+                from .fisher import KroneckerFisher  # the efficient route (never forms F)
+                return KroneckerFisher.from_geometry(self)
+            J = self.jacobian()
+            D = np.kron(self.Sigma, np.eye(self.W[-1].shape[0], dtype=J.dtype))
+            return J.T @ D @ J
+        from .losses import LowRankGram
+        d = np.sqrt(self.output_curvature.reshape(-1, order="F"))
+        gram = LowRankGram(d[:, None] * self.jacobian())
+        return gram if self.fisher_route == "efficient" else gram.dense()
+
+    def vec(self, layers: Sequence[Any]) -> np.ndarray:
+        """θ = (vec W_1, …, vec W_L), column-major (`vec_layers`)."""
+        return vec_layers(layers)
+
+    def unvec(self, v: Any) -> tuple[np.ndarray, ...]:
+        """Inverse of `vec` (`unvec_layers` at this network's shapes)."""
+        return unvec_layers(v, self.shapes)
+
+
+class VelocityField:
+    """θ ↦ dθ/dt = vec(rule.velocity(∂ℓ/∂W, geometry)) / τ: what a solver integrates.
+
+    Built once per `integrate` call; each evaluation builds the geometry at θ and runs the rule's
+    own `velocity`. `calls` counts evaluations.
+
+    Args:
+        rule: any object with `velocity(grads, geo, ops)`.
+        shapes: shape of each W_i.
+        data, loss, activation, bias, fisher_route: as `MatrixGeometry`.
+        tau: time constant τ (float, or mpf for the high-precision route).
+        ops: the backend.
+    """
+
+    def __init__(self, rule: Any, shapes: Sequence[tuple[int, int]], data: Moments | SampleData, *, tau: Any = 1.0,
+                 ops: Any = None, fisher_route: FisherRoute = "efficient", loss: Any = None,
+                 activation: Activation = "linear", bias: bool = False) -> None:
+        self.rule = rule
+        self.shapes = tuple(shapes)
+        self.data = data
+        self.tau = tau
+        self.ops = ops if ops is not None else NumpyOps()
+        self.options = dict(loss=loss, activation=activation, bias=bias)
+        self.fisher_route = fisher_route
+        self.calls = 0
+        self._object = not isinstance(self.ops, NumpyOps)
+
+    def geometry(self, theta: Any) -> MatrixGeometry:
+        """The geometry at θ."""
+        return MatrixGeometry(unvec_layers(theta, self.shapes), self.data, self.ops, self.fisher_route,
+                              **self.options)
+
+    def layer_velocities(self, theta: Any) -> tuple[Any, ...]:
+        """τ dW_i/dt at θ, checked for count and shapes."""
+        geo = self.geometry(theta)
+        vel = tuple(self.rule.velocity(geo.grads, geo, self.ops))
+        if len(vel) != len(self.shapes) or any(np.shape(v) != s for v, s in zip(vel, self.shapes)):
+            raise fail("rule", f"a rule whose velocity returns one array per layer with shapes {list(self.shapes)}",
+                       getattr(self.rule, "name", self.rule))
+        return vel
+
+    def __call__(self, theta: Any) -> Any:
+        """dθ/dt at θ."""
+        self.calls += 1
+        vel = self.layer_velocities(theta)
+        if self._object:
+            return vec_layers([np.asarray(v, dtype=object) for v in vel]) / self.tau
+        return vec_layers([np.asarray(v, dtype=float) for v in vel]) / self.tau
+
+
+Field = Callable[[np.ndarray], np.ndarray]

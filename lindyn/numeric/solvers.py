@@ -1,0 +1,361 @@
+"""How to integrate dθ/dt = f(θ): solver objects with behaviour, diffrax-style (numpy/scipy/mpmath).
+
+`integrate(problem, rule, t, method=...)` builds the field f once (`VelocityField`) and hands it
+to `method.solve(field, θ0, ts, event=None)`; every solver returns a `Solved` (times reached,
+states at those times, where and why it stopped). There is no other integrator in lindyn.
+
+* `Flow`: an explicit or implicit `scipy.integrate` Runge–Kutta / BDF solver stepped here, with
+  the requested times served by each step's local interpolant (memory O(P x T), never the dense
+  output of the whole run unless `dense=True`), an optional terminal event g(θ) = 0 located by
+  Brent's method on the step's interpolant, and a budget of field evaluations.
+* `Discrete`: the algorithm a practitioner runs, θ_{k+1} = θ_k + lr·f(θ_k), t_k = k·lr.
+* `HighPrecision`: Gragg–Bulirsch–Stoer extrapolation at `dps` digits (mpmath; small nets).
+
+Failures raise `lindyn.IntegrationFailed` (a run-time failure, not bad input) naming where the solver got to; with `Flow(on_failure="stop")`
+the states reached so far are returned instead and `Solved.stopped_at` says where it stopped
+(a measurement in its own right, e.g. a narrow net whose Fisher changes rank along the path).
+
+>>> import numpy as np
+>>> out = Flow().solve(lambda th: -th, np.array([1.0]), np.array([0.0, 1.0]))
+>>> round(float(out.theta[1, 0]), 10) == round(np.exp(-1.0), 10)
+True
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+import numpy as np
+
+from .._checks import check_int, check_real, fail, failure
+from ._ops import MpmathOps, NumpyOps
+
+__all__ = ["Solved", "Flow", "Discrete", "HighPrecision", "Method", "MAX_FLOW_EVALUATIONS", "MAX_DISCRETE_STEPS"]
+
+_SOLVERS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
+_ROUTES = ("efficient", "explicit")
+
+#: Default budget of field evaluations of `Flow`: an explicit solver near a stable fixed point keeps
+#: a step of O(τ/rate), so a horizon like t = 1e308 would otherwise never finish.
+MAX_FLOW_EVALUATIONS = 1_000_000
+
+#: Largest number of discrete steps `Discrete` takes in one call.
+MAX_DISCRETE_STEPS = 50_000_000
+
+Event = Callable[[float, np.ndarray], float]
+
+
+@dataclass(frozen=True)
+class Solved:
+    """What a solver returns.
+
+    Attributes:
+        t: the times served (T,): the requested ones reached, plus the event time if one fired.
+        theta: states at those times, (T, P) (float, or object arrays of mpf).
+        stopped_at: None when every requested time was reached; else the time where the run
+            stopped (a terminal event, or the failure of `Flow(on_failure="stop")`).
+        reason: why it stopped early ("event", or the solver's message), else None.
+        evaluations: field evaluations used.
+        interpolant: θ(t) on [0, t_end] when `Flow(dense=True)`, else None.
+    """
+
+    t: np.ndarray
+    theta: np.ndarray
+    stopped_at: float | None = None
+    reason: str | None = None
+    evaluations: int = 0
+    interpolant: Callable[[Any], np.ndarray] | None = field(default=None, repr=False)
+
+
+def _check_route(route: Any) -> None:
+    if route not in _ROUTES:
+        raise fail("fisher_route", "'efficient' or 'explicit'", route)
+
+
+class _Budget(Exception):
+    pass
+
+
+class _NonFinite(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Flow:
+    """The gradient-flow ODE τ dW_i/dt = v_i(W), stepped by a `scipy.integrate` solver.
+
+    Args:
+        rtol, atol: solver tolerances (> 0).
+        solver: 'DOP853' (default), 'RK45', 'RK23', 'Radau', 'BDF' or 'LSODA'.
+        fisher_route: 'efficient' (structured Fisher powers, `lindyn.numeric.fisher`) or 'explicit'
+            (dense J and F, the reference for small nets).
+        dense: keep the whole run's interpolant (`Solved.interpolant`); memory grows with the steps.
+        max_evaluations: budget of field evaluations (>= 1).
+        on_failure: 'raise' (`IntegrationFailed`, default) or 'stop' (return what was reached).
+
+    >>> Flow().solver
+    'DOP853'
+    """
+
+    rtol: float = 1e-10
+    atol: float = 1e-12
+    solver: str = "DOP853"
+    fisher_route: str = "efficient"
+    dense: bool = False
+    max_evaluations: int = MAX_FLOW_EVALUATIONS
+    on_failure: Literal["raise", "stop"] = "raise"
+
+    def __post_init__(self) -> None:
+        check_real(self.rtol, "rtol", positive=True)
+        check_real(self.atol, "atol", positive=True)
+        if self.solver not in _SOLVERS:
+            raise fail("solver", "one of " + ", ".join(_SOLVERS), self.solver)
+        _check_route(self.fisher_route)
+        check_int(self.max_evaluations, "max_evaluations", minimum=1)
+        if self.on_failure not in ("raise", "stop"):
+            raise fail("on_failure", "'raise' or 'stop'", self.on_failure)
+        if not isinstance(self.dense, bool):
+            raise fail("dense", "True or False", self.dense)
+
+    @property
+    def name(self) -> str:
+        """'flow'."""
+        return "flow"
+
+    def ops(self) -> NumpyOps:
+        """The backend the field runs on: `NumpyOps()`."""
+        return NumpyOps()
+
+    def solve(self, f: Callable[[np.ndarray], np.ndarray], theta0: np.ndarray, ts: np.ndarray,
+              event: Event | None = None) -> Solved:
+        """Integrate dθ/dt = f(θ) from θ(0) = θ0, returning θ at the times `ts` (sorted, >= 0).
+
+        Args:
+            f: the field.
+            theta0: initial state (P,).
+            ts: requested times, non-decreasing, >= 0.
+            event: optional terminal event g(t, θ); the run stops where g changes sign.
+        """
+        from scipy.integrate import DOP853, LSODA, RK23, RK45, BDF, Radau
+        classes = {"DOP853": DOP853, "RK45": RK45, "RK23": RK23, "Radau": Radau, "BDF": BDF, "LSODA": LSODA}
+        ts = np.asarray(ts, dtype=float)
+        T, P = len(ts), theta0.size
+        out = np.empty((T, P))
+        k = int(np.searchsorted(ts, 0.0, side="right"))
+        out[:k] = theta0
+        t_end = float(ts[-1])
+        calls = [0]
+
+        def rhs(_time: float, theta: np.ndarray) -> np.ndarray:
+            calls[0] += 1
+            if calls[0] > self.max_evaluations:
+                raise _Budget
+            value = f(theta)
+            if not np.all(np.isfinite(value)):
+                raise _NonFinite
+            return value
+
+        g_old = None if event is None else float(event(0.0, theta0))
+        pieces: list[Any] = []
+        stopped, reason = None, None
+        if k < T:
+            stepper = classes[self.solver](rhs, 0.0, theta0, t_end, rtol=self.rtol, atol=self.atol)
+            try:
+                while k < T:
+                    message = stepper.step()
+                    if stepper.status == "failed":
+                        raise IntegrationFailedHere(float(stepper.t), str(message))
+                    t_old, t_new = float(stepper.t_old), float(stepper.t)
+                    interp = None
+                    if event is not None:
+                        g_new = float(event(t_new, stepper.y))
+                        if g_old is not None and np.sign(g_new) != np.sign(g_old) and g_new != g_old:
+                            from scipy.optimize import brentq
+                            interp = stepper.dense_output()
+                            t_ev = brentq(lambda s: float(event(s, interp(s))), t_old, t_new, xtol=1e-14 * max(1, t_new))
+                            j = int(np.searchsorted(ts, t_ev, side="right"))
+                            if j > k:
+                                out[k:j] = interp(ts[k:j]).T
+                            out = np.vstack([out[:j], interp(t_ev)[None, :]])
+                            ts = np.append(ts[:j], t_ev)
+                            k, stopped, reason = j + 1, t_ev, "event"
+                            break
+                        g_old = g_new
+                    j = int(np.searchsorted(ts, t_new, side="right"))
+                    if j > k:
+                        interp = interp or stepper.dense_output()
+                        out[k:j] = interp(ts[k:j]).T
+                        k = j
+                    if self.dense:
+                        pieces.append((t_old, t_new, interp or stepper.dense_output()))
+            except (_Budget, _NonFinite, IntegrationFailedHere, np.linalg.LinAlgError, FloatingPointError,
+                    OverflowError) as err:
+                where = float(stepper.t)
+                if isinstance(err, _Budget):
+                    why = (f"the budget of {self.max_evaluations} velocity evaluations is spent before t = {t_end:.6g} "
+                           "(ask for a smaller t, raise Flow(max_evaluations=...), or use a stiff solver such as "
+                           "Flow(solver='LSODA') for long horizons)")
+                elif isinstance(err, _NonFinite):
+                    why = "the velocity became NaN or inf (the weights may have diverged or become singular)"
+                elif isinstance(err, IntegrationFailedHere):
+                    why = err.message
+                else:
+                    why = f"numerical failure ({type(err).__name__}: {err})"
+                if self.on_failure == "raise":
+                    raise failure(self.solver, f"t ≈ {where:.6g}", why, time=where) from None
+                stopped, reason = where, why
+        if stopped is not None and reason != "event":
+            ts, out = ts[:k], out[:k]
+        interpolant = _piecewise(pieces, theta0) if self.dense else None
+        return Solved(ts, out, stopped, reason, calls[0], interpolant)
+
+
+class IntegrationFailedHere(Exception):
+    """A scipy stepper reported failure (internal; turned into `IntegrationFailed`)."""
+
+    def __init__(self, time: float, message: str) -> None:
+        super().__init__(message)
+        self.time, self.message = time, message
+
+
+def _piecewise(pieces: list[Any], theta0: np.ndarray) -> Callable[[Any], np.ndarray]:
+    """θ(t) from the steps' local interpolants (t outside the run is refused)."""
+    starts = np.array([p[0] for p in pieces]) if pieces else np.zeros(0)
+    end = pieces[-1][1] if pieces else 0.0
+
+    def theta(t: Any) -> np.ndarray:
+        tt = np.atleast_1d(np.asarray(t, dtype=float))
+        if np.any(tt < 0) or np.any(tt > end):
+            raise fail("t", f"within the integrated interval [0, {end:.6g}]", t)
+        res = np.empty((tt.size, theta0.size))
+        for n, x in enumerate(tt):
+            if not pieces:
+                res[n] = theta0
+                continue
+            j = max(int(np.searchsorted(starts, x, side="right")) - 1, 0)
+            res[n] = pieces[j][2](x)
+        return res if np.ndim(t) else res[0]
+
+    return theta
+
+
+@dataclass(frozen=True)
+class Discrete:
+    """The discrete algorithm a practitioner runs: W_i ← W_i + lr · v_i(W)/τ, at times t_k = k·lr.
+
+    t counts iterations × η, so step k sits at t_k = k·lr (forward Euler on the flow with step lr).
+    A requested time off the grid is served by the nearest iterate k = round(t/lr); the
+    trajectory's `t` holds the grid times k·lr actually returned.
+
+    Args:
+        lr: learning rate (time step) > 0.
+        fisher_route: as in `Flow`.
+
+    >>> Discrete(lr=0.01).lr
+    0.01
+    """
+
+    lr: float = 1e-3
+    fisher_route: str = "efficient"
+
+    def __post_init__(self) -> None:
+        check_real(self.lr, "lr", positive=True)
+        _check_route(self.fisher_route)
+
+    @property
+    def name(self) -> str:
+        """'discrete'."""
+        return "discrete"
+
+    def ops(self) -> NumpyOps:
+        """`NumpyOps()`."""
+        return NumpyOps()
+
+    def steps(self, ts: np.ndarray) -> np.ndarray:
+        """Step indices k = round(t / lr) that serve the requested times."""
+        with np.errstate(over="ignore"):
+            k = np.rint(np.asarray(ts, dtype=float) / self.lr)
+        if k.size and not float(k[-1]) <= MAX_DISCRETE_STEPS:   # as floats: t/lr may exceed int64
+            raise fail("lr", f"large enough that max(t)/lr <= {MAX_DISCRETE_STEPS} steps", self.lr)
+        return k.astype(np.int64)
+
+    def solve(self, f: Callable[[np.ndarray], np.ndarray], theta0: np.ndarray, ts: np.ndarray,
+              event: Event | None = None) -> Solved:
+        """θ_{k+1} = θ_k + lr·f(θ_k); θ at the steps nearest to `ts` (times k·lr); an event stops at its step."""
+        steps = self.steps(ts)
+        out = np.empty((len(steps), theta0.size))
+        theta = theta0.copy()
+        k, calls = 0, 0
+        g_old = None if event is None else float(event(0.0, theta0))
+        with np.errstate(over="ignore", invalid="ignore"):
+            for j, target in enumerate(steps):
+                while k < target:
+                    theta = theta + self.lr * f(theta)
+                    k += 1
+                    calls += 1
+                    if not np.all(np.isfinite(theta)):
+                        raise failure(f"Discrete(lr={self.lr:g})", f"step {k} (t = {k * self.lr:.6g})",
+                                      "the iterates diverged; a smaller lr keeps them finite", time=k * self.lr)
+                    if event is not None:
+                        g_new = float(event(k * self.lr, theta))
+                        if np.sign(g_new) != np.sign(g_old) and g_new != g_old:
+                            out[j] = theta
+                            times = np.append(steps[:j], k) * self.lr
+                            return Solved(times, out[:j + 1], k * self.lr, "event", calls)
+                        g_old = g_new
+                out[j] = theta
+        return Solved(steps * self.lr, out, None, None, calls)
+
+
+@dataclass(frozen=True)
+class HighPrecision:
+    """The flow at `dps` decimal digits with mpmath: Gragg–Bulirsch–Stoer extrapolation, small nets.
+
+    The rule runs unchanged on numpy object arrays of `mpmath.mpf` with `MpmathOps`; the Fisher
+    is dense (at most ~20 parameters is practical). The float64 problem data are converted
+    exactly to mpf (Hairer, Nørsett & Wanner, Solving ODEs I, §II.9; used instead of
+    `mpmath.odefun`, whose derivatives by numerical differentiation lose about half the digits
+    when the velocity contains an eigendecomposition).
+
+    Args:
+        dps: working precision in decimal digits, 15 <= dps <= 200.
+
+    >>> HighPrecision(dps=40).dps
+    40
+    """
+
+    dps: int = 30
+
+    def __post_init__(self) -> None:
+        check_int(self.dps, "dps", minimum=15, maximum=200)
+
+    @property
+    def name(self) -> str:
+        """'mpmath'."""
+        return "mpmath"
+
+    @property
+    def fisher_route(self) -> str:
+        """'explicit': the dense Fisher in mpf."""
+        return "explicit"
+
+    def ops(self) -> MpmathOps:
+        """`MpmathOps(dps)`."""
+        return MpmathOps(dps=self.dps)
+
+    def solve(self, f: Callable[[np.ndarray], np.ndarray], theta0: np.ndarray, ts: np.ndarray,
+              event: Event | None = None) -> Solved:
+        """Integrate at `dps` digits (θ0 an object array of mpf); states at `ts` as object arrays."""
+        import mpmath
+        from .highprec import gbs_integrate
+        if event is not None:
+            raise fail("event", "None with HighPrecision (events need Flow or Discrete)", event)
+        with mpmath.workdps(self.dps):
+            try:
+                states, calls = gbs_integrate(f, theta0, ts, self.dps)
+            except (ZeroDivisionError, ValueError, OverflowError) as err:
+                raise failure(f"HighPrecision(dps={self.dps})", f"t < {float(ts[-1]):.6g}", str(err)) from None
+        return Solved(np.asarray(ts, dtype=float), np.array(states, dtype=object), None, None, calls)
+
+
+Method = Flow | Discrete | HighPrecision
