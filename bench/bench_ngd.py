@@ -26,7 +26,8 @@ from fractions import Fraction
 import numpy as np
 
 from lindyn import NGD
-from lindyn.numeric._ops import MatrixGeometry, NumpyOps
+from lindyn.numeric._ops import NumpyOps
+from lindyn.numeric.geometry import MatrixGeometry, Moments
 
 
 def random_net(n: int, depth: int, seed: int = 0):
@@ -40,7 +41,7 @@ def velocity_time(W, Sigma, Syx, q, route, repeat):
     best, v = float("inf"), None
     for _ in range(repeat):
         start = time.perf_counter()
-        geo = MatrixGeometry(W, Sigma, Syx, NumpyOps(), route)
+        geo = MatrixGeometry(W, Moments(Sigma, Syx), NumpyOps(), route)
         v = geo.vec(NGD(q=q).velocity(geo.grads, geo, NumpyOps()))
         best = min(best, time.perf_counter() - start)
     return best, v

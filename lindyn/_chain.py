@@ -17,13 +17,14 @@ def chain_products(W: Sequence[Any], eye: Callable[[int], Any]) -> tuple[tuple[A
         eye: identity constructor of the backend.
     """
     L = len(W)
+    # products with the identities A_1 = I and B_L = I are skipped (two fewer matrix products per call)
     A = [eye(W[0].shape[1])]
     for i in range(1, L):
-        A.append(W[i - 1] @ A[-1])
+        A.append(W[0] if i == 1 else W[i - 1] @ A[-1])
     B = [eye(W[-1].shape[0])]
     for i in range(L - 2, -1, -1):
-        B.insert(0, B[0] @ W[i + 1])
-    end = W[-1] @ A[-1]
+        B.insert(0, W[-1] if i == L - 2 else B[0] @ W[i + 1])
+    end = W[0] if L == 1 else W[-1] @ A[-1]
     return tuple(A), tuple(B), end
 
 
@@ -65,4 +66,9 @@ def end_to_end_velocity(A: Sequence[Any], B: Sequence[Any], V: Sequence[Any]) ->
 def squared_loss_gradients(A: Sequence[Any], B: Sequence[Any], W_end: Any, Sigma: Any, Sigma_yx: Any) -> tuple[Any, ...]:
     """∂ℓ/∂W_i = B_iᵀ (WΣ − Σ_yx) A_iᵀ for ℓ = ½ tr[(W − W*)Σ(W − W*)ᵀ] (Saxe et al. 2014 Eq. 6)."""
     residual = W_end @ Sigma - Sigma_yx
-    return tuple(B[i].T @ residual @ A[i].T for i in range(len(A)))
+    L = len(A)
+    out = []
+    for i in range(L):
+        g = residual if i == L - 1 else B[i].T @ residual          # B_L = I
+        out.append(g if i == 0 else g @ A[i].T)                    # A_1 = I
+    return tuple(out)

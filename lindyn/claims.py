@@ -10,7 +10,8 @@ A `Claim` is a named statement (one sentence and LaTeX) with its source (paper a
   "at_least" against explicit thresholds, reported as "measured X vs threshold Y".
 
 The claims themselves live with their paper in `lindyn.papers.<paper>`; paper formulas appear
-there only as oracles. `all_claims()` collects them in the order of `lindyn.papers.PAPERS`.
+there only as oracles. `all_claims()` collects them in the order of `lindyn.papers.PAPERS`. This
+module imports neither numpy nor sympy: the helpers the routes share live in `lindyn.papers`.
 
 >>> Measurement("u vs Eq. 12", 3e-11, 1e-8).passed
 True
@@ -22,17 +23,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Literal, Sequence
-
-import numpy as np
-import sympy
+from typing import Callable, Literal
 
 from ._checks import fail
 from .integrate import Flow
 
 __all__ = ["Measurement", "Curve", "Plot", "Evidence", "Claim", "ClaimResult", "all_claims", "get_claim",
-           "digits", "error_text", "tex_escape", "curve", "sample_points", "expr_difference", "rel_max",
-           "FLOW_TOL", "MP_TOL", "MP_DPS", "SYMBOLIC_TOL", "CLAIM_FLOW"]
+           "digits", "error_text", "tex_escape", "FLOW_TOL", "MP_TOL", "MP_DPS", "SYMBOLIC_TOL", "CLAIM_FLOW"]
 
 # --- tolerances shared by the routes (each with its reason) --------------------------------------
 
@@ -325,69 +322,6 @@ def tex_escape(text: str) -> str:
     table = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
              "{": r"\{", "}": r"\}", "^": r"\^{}", "~": r"\~{}", "<": "$<$", ">": "$>$"}
     return "".join(table.get(ch, ch) for ch in text)
-
-
-# --- helpers shared by the routes ----------------------------------------------------------------
-
-def curve(label: str, x: Any, y: Any, style: str = "-", color: int | None = None) -> Curve:
-    """A `Curve` from array-likes; `color` k becomes matplotlib's 'Ck'."""
-    return Curve(label, tuple(float(v) for v in np.ravel(x)), tuple(float(v) for v in np.ravel(y)), style,
-                 None if color is None else f"C{color}")
-
-
-def sample_points(sym: Any, n: int = 3, lam: Any = None) -> list[dict[Any, Any]]:
-    """Rational values of a mode's symbols (`Trajectory.symbols`) inside 0 < u0 < u < s/λ.
-
-    λ = 1 unless `lam` names the λ symbol of the expressions, which then takes 1, 3/2, 1/2.
-    """
-    R = sympy.Rational
-    s_v, w_v, w0_v = [R(3, 2), R(5, 2), R(7, 10)], [R(1, 3), R(1, 2), R(3, 4)], [R(1, 100), R(1, 20), R(1, 7)]
-    lam_v = [1, 1, 1] if lam is None else [1, R(3, 2), R(1, 2)]
-    tau_v, t_v = [1, R(3, 2), 2], [R(1, 2), 1, 3]
-    rows = []
-    for k in range(n):
-        s, lk = s_v[k], lam_v[k]
-        p = {sym.s: s, sym.lam: lk, sym.u: s / lk * w_v[k], sym.u0: s / lk * w0_v[k], sym.tau: tau_v[k], sym.t: t_v[k]}
-        if lam is not None:
-            p[lam] = lk
-        for i, (a, a0) in enumerate(zip(sym.gains, sym.gains0)):
-            p[a], p[a0] = R(3 + i, 4 + 2 * k), R(2 + i, 5 + k)
-        rows.append(p)
-    return rows
-
-
-def expr_difference(expr: Any, oracle: Any, points: Sequence[dict[Any, Any]]) -> float:
-    """0 when sympy proves expr == oracle; else the worst relative difference at `points` (40 digits).
-
-    >>> import sympy; x = sympy.Symbol("x")
-    >>> expr_difference(sympy.sin(x)**2 + sympy.cos(x)**2, 1, [{x: 1}])
-    0.0
-    """
-    if expr is None:
-        return 1.0
-    diff = sympy.sympify(expr) - sympy.sympify(oracle)
-    try:
-        if sympy.count_ops(diff) < 300 and sympy.simplify(diff) == 0:
-            return 0.0
-    except (TypeError, ValueError, NotImplementedError):
-        pass
-    worst = 0.0
-    for p in points:
-        d = complex(sympy.N(diff.subs(p), 40))
-        o = complex(sympy.N(sympy.sympify(oracle).subs(p), 40))
-        worst = max(worst, abs(d) / max(abs(o), 1e-30))
-    return float(worst)
-
-
-def rel_max(a: Any, b: Any, scale: Any = None) -> float:
-    """max |a − b| / scale (scale defaults to max |b|, at least 1e-300).
-
-    >>> rel_max([1.0, 2.0], [1.0, 2.5])
-    0.2
-    """
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    sc = float(np.max(np.abs(b))) if scale is None else float(scale)
-    return float(np.max(np.abs(a - b)) / max(sc, 1e-300))
 
 
 # --- the registry --------------------------------------------------------------------------------

@@ -15,11 +15,15 @@ import re
 import sys
 from typing import Any, NoReturn, Sequence
 
-from ._checks import MAX_DEPTH, LindynError, LindynFailure, check_exponent, check_int, fail
+from ._checks import MAX_DEPTH, LindynError, LindynFailure, check_exponent, check_int, check_real, check_times, fail
 from ._version import __version__
 from .rules import RULE_NAMES
 
 COMMANDS = ("integrate", "trajectory", "learning_time", "verify")
+
+#: The argument checks the subcommands share (one error format, `lindyn._checks`).
+__all__ = ["main", "build_parser", "add_problem_arguments", "problem_arguments", "parse_floats", "fail", "check_int",
+           "check_real", "check_times", "check_exponent", "COMMANDS"]
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -124,7 +128,6 @@ def problem_arguments(args: argparse.Namespace) -> dict[str, Any]:
     if out["gains"] is not None and len(out["gains"]) != depth:
         raise fail("gains", f"{depth} comma-separated gains (one per layer)", args.gains)
     if getattr(args, "t", None) is not None:
-        from ._checks import check_times
         out["t"] = check_times(parse_floats(args.t, "t"), "t")
     return out
 

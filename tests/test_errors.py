@@ -107,25 +107,42 @@ def test_singular_crossing(rule_, rate):
     assert abs(before.u[0, 0] - (1 - 1.5 * math.exp(-rate * 0.5 * t_cross))) <= 1e-8
 
 
-def test_singular_crossing_is_a_lindyn_error_in_square_matrices():
+def test_singular_crossing_in_square_matrices():
     p = aligned_problem(s=[2.0, 1.0], depth=3, u0=[0.1, -0.2], width=4)
-    with pytest.raises(LindynError, match="det W\\(0\\)·det W\\* < 0"):
+    with pytest.raises(SingularCrossing, match="det W\\(0\\)·det W\\* < 0"):
         integrate(p, NGD(), [5.0])
+
+
+def test_cli_run_time_failure_exits_1_with_one_line(capsys):
+    """A singular crossing is not bad input: exit status 1, one line naming the failure."""
+    code = main(["integrate", "--rule", "ngd", "--depth", "2", "--s", "1", "--gains", "-0.5,1", "--t", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and err[0].startswith("lindyn integrate: failed:") and "singular" in err[0]
 
 
 def test_integrator_failure_finite_time_blowup():
     # τ dW_i/dt = W_i² blows up at t = 1/W_i(0): the solver must fail loudly, not return a partial result
     blowup = rule(lambda grads, geo, ops: tuple(w @ w for w in geo.W), name="blowup")
     p = Problem(Network((1, 1, 1)), Task([[1.0]]), GivenWeights((np.array([[1.0]]), np.array([[0.5]]))))
-    with pytest.raises(IntegrationFailed, match="`t`"):
+    with pytest.raises(IntegrationFailed, match="DOP853 failed at t ≈"):
         integrate(p, blowup, [0.5, 3.0])
-    with pytest.raises(IntegrationFailed, match="`lr`.*diverged"):
+    with pytest.raises(IntegrationFailed, match="Discrete.*diverged"):
         integrate(p, blowup, [3.0], method=Discrete(lr=0.01))
 
 
 def test_discrete_learning_rate_too_large():
     with pytest.raises(IntegrationFailed, match="lr"):
         integrate(aligned_problem(s=[10.0], depth=3, u0=1.0), GD(), [100.0], method=Discrete(lr=1.0))
+
+
+def test_run_time_failures_are_not_bad_input():
+    """IntegrationFailed and SingularCrossing are run-time failures (RuntimeError), not LindynError."""
+    from lindyn import LindynFailure
+    assert issubclass(SingularCrossing, IntegrationFailed) and issubclass(IntegrationFailed, LindynFailure)
+    assert issubclass(LindynFailure, RuntimeError) and not issubclass(LindynFailure, ValueError)
+    with pytest.raises(IntegrationFailed) as info:
+        integrate(aligned_problem(s=[10.0], depth=3, u0=1.0), GD(), [100.0], method=Discrete(lr=1.0))
+    assert not isinstance(info.value, LindynError) and info.value.time > 0
 
 
 @pytest.mark.parametrize("argv,match", [
@@ -141,7 +158,6 @@ def test_discrete_learning_rate_too_large():
     (["--width", "0"], "width"),
     (["--method", "discrete", "--lr", "0"], "lr"),
     (["--dps", "30"], "dps"),
-    (["--rule", "ngd", "--u0", "-0.5"], "singular"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(argv, match, capsys):
     base = {"--rule": "gd", "--depth": "2", "--s": "1", "--u0": "0.1", "--t": "0.5,1"}

@@ -12,7 +12,8 @@ import scipy.linalg as sla
 from conftest import ROUTE_RTOL
 
 from lindyn import NGD
-from lindyn.numeric._ops import MatrixGeometry, NumpyOps
+from lindyn.numeric._ops import NumpyOps
+from lindyn.numeric.geometry import MatrixGeometry, Moments
 from lindyn.numeric.fisher import KroneckerFisher
 
 WIDTHS = {"square": (4, 4, 4, 4), "unequal": (3, 5, 6, 4), "bottleneck": (4, 2, 4), "narrow-output": (5, 3, 6, 2),
@@ -32,7 +33,7 @@ def random_net(widths, seed, white):
 def velocities(W, Sigma, Syx, q):
     out = []
     for route in ("efficient", "explicit"):
-        geo = MatrixGeometry(W, Sigma, Syx, NumpyOps(), route)
+        geo = MatrixGeometry(W, Moments(Sigma, Syx), NumpyOps(), route)
         out.append(geo.vec(NGD(q=q).velocity(geo.grads, geo, NumpyOps())))
     return out
 
@@ -52,7 +53,7 @@ def test_efficient_route_matches_explicit_fisher(net, white, q, seed):
 def test_fisher_power_on_arbitrary_vectors(net, q):
     # (F⁺)^q v for v outside range(F) too: the operator is the full Moore–Penrose power.
     W, Sigma, Syx = random_net(WIDTHS[net], 3, white=False)
-    geo = MatrixGeometry(W, Sigma, Syx, NumpyOps(), "explicit")
+    geo = MatrixGeometry(W, Moments(Sigma, Syx), NumpyOps(), "explicit")
     F = geo.fisher()
     KF = KroneckerFisher.from_geometry(geo)
     v = np.random.default_rng(4).normal(size=F.shape[0])
@@ -65,7 +66,7 @@ def test_route_choice_and_dense_fallbacks():
     # no bottleneck, q ∈ {0, 1}: Sylvester-preconditioned CG; L <= 2 otherwise: block-diagonal K̃;
     # L >= 3 with a bottleneck or fractional q: eigh of the dense K̃
     W, Sigma, Syx = random_net(WIDTHS["square"], 0, white=False)
-    KF = KroneckerFisher.from_geometry(MatrixGeometry(W, Sigma, Syx))
+    KF = KroneckerFisher.from_geometry(MatrixGeometry(W, Moments(Sigma, Syx)))
     assert KF.pinv_pow(1, NumpyOps()).kind == "sylvester-pcg"
     assert KF.pinv_pow(Fraction(1, 2), NumpyOps()).kind == "eigh"
     v = np.random.default_rng(1).normal(size=KF.shape[0])
@@ -75,14 +76,14 @@ def test_route_choice_and_dense_fallbacks():
     assert np.linalg.norm(dense @ v - fast) <= ROUTE_RTOL * np.linalg.norm(fast)
     for net, kind in [("bottleneck", "two-layer-eigh"), ("two-layer", "two-layer-eigh"), ("deep-bottleneck", "eigh")]:
         W, Sigma, Syx = random_net(WIDTHS[net], 0, white=False)
-        KF = KroneckerFisher.from_geometry(MatrixGeometry(W, Sigma, Syx))
+        KF = KroneckerFisher.from_geometry(MatrixGeometry(W, Moments(Sigma, Syx)))
         assert KF.pinv_pow(1 if "bottleneck" in net else Fraction(1, 4), NumpyOps()).kind == kind
 
 
 def test_cg_stall_falls_back_to_dense(monkeypatch):
     import lindyn.numeric.fisher as fisher
     W, Sigma, Syx = random_net(WIDTHS["square"], 2, white=False)
-    KF = KroneckerFisher.from_geometry(MatrixGeometry(W, Sigma, Syx))
+    KF = KroneckerFisher.from_geometry(MatrixGeometry(W, Moments(Sigma, Syx)))
     v = np.random.default_rng(2).normal(size=KF.shape[0])
     reference = KF.pinv_pow(1, NumpyOps()) @ v
     monkeypatch.setattr(fisher, "PCG_MAXITER", 0)
@@ -96,7 +97,7 @@ def test_ngd_is_min_norm_solution_of_sylvester_equation_at_depth_two(white):
     # solution of Jθ̇ = −vec(W − W*); Σ drops out. Solve W2W2ᵀX + XW1ᵀW1 = W − W* (Sylvester),
     # then θ̇_i = −B_iᵀ X A_iᵀ.
     W, Sigma, Syx = random_net((4, 5, 3), 7, white)
-    geo = MatrixGeometry(W, Sigma, Syx)
+    geo = MatrixGeometry(W, Moments(Sigma, Syx))
     E = geo.W_end - Syx @ np.linalg.inv(Sigma)
     X = sla.solve_sylvester(W[1] @ W[1].T, W[0].T @ W[0], E)
     expected = geo.vec([-(W[1].T @ X), -(X @ W[0].T)])

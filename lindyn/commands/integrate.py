@@ -4,7 +4,8 @@
 
 prints one JSON object with keys rule, q, depth, method, t, u (list over modes of lists over t:
 mode strengths diag(Uᵀ W V) read from the matrices) and loss (list over t); without --json a
-table. Bad input prints one line on stderr and exits with status 2 (see `lindyn.cli`).
+table. Bad input prints one line on stderr and exits with status 2; a run-time failure (an
+integrator that cannot reach the time, a singular crossing) prints one line and exits with 1.
 """
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ import argparse
 import json
 from typing import Any
 
-from .._checks import check_int, check_real, fail
-from ..cli import add_problem_arguments, problem_arguments
+from ..cli import add_problem_arguments, check_int, check_real, fail, problem_arguments
 
 METHODS = ("flow", "discrete", "mpmath")
 
@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
 
 
 def _method(args: argparse.Namespace) -> Any:
-    from ..integrate import Discrete, Flow, HighPrecision
+    from .. import Discrete, Flow, HighPrecision
     if args.lr is not None and args.method != "discrete":
         raise fail("lr", "given only with --method discrete", args.lr)
     if args.dps is not None and args.method != "mpmath":
@@ -56,9 +56,7 @@ def _method(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of `lindyn integrate`."""
-    from ..integrate import integrate
-    from ..problem import aligned_problem
-    from ..rules import rule_from_name
+    from .. import aligned_problem, integrate, rule_from_name
 
     p = problem_arguments(args)
     width = None

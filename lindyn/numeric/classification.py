@@ -1,12 +1,11 @@
-"""Separable logistic classification with deep linear networks: GD versus natural gradient flow.
+"""Directions of a linear classifier on separable data: max margin (SVM) and equal margins (X⁺ᵀy).
 
-Kerekes, Mészáros & Huszár 2021 (THEORY §4). NGF here is `NGD(q=1)` of `lindyn.rules`: full
-parameter-space Fisher F = J_fᵀ D J_f with the Bernoulli output Fisher D = diag(p(1 − p)),
-inverted by Moore–Penrose (`LossGeometry`). When the output Jacobian J_f (n x P) has full row
-rank (n ≤ d and X of rank n) its margins follow ṁ_i = 1 + e^{−m_i} at every depth, so they
-equalise and the classifier turns to the equal-margin interpolant X⁺ᵀy. GD's direction tends to
-the max-margin (hard SVM) direction (Soudry et al. 2018; Ji & Telgarsky 2019 for deep linear
-networks), at a logarithmic rate.
+The two implicit biases compared by Kerekes, Mészáros & Huszár 2021 (THEORY §4): gradient descent
+on the logistic loss turns a (deep) linear classifier towards the max-margin direction (Soudry et
+al. 2018; Ji & Telgarsky 2019 for deep linear networks), natural gradient flow, whose margins all
+grow at unit rate when n ≤ d, towards the equal-margin interpolant X⁺ᵀy. The experiments that
+train the classifiers live in `lindyn.papers.kerekes2021`; this module only computes the reference
+directions and the data (numpy/scipy).
 
 >>> import numpy as np
 >>> X = np.array([[1.0, 0.0], [0.0, 2.0]]); y = np.array([1.0, 1.0])
@@ -16,19 +15,14 @@ array([0.894427, 0.447214])
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
 
 from .._checks import check_int, check_real, fail
-from ..rules import GD, NGD
-from .losses import LogisticLoss, integrate_loss, resolve_rule
 
-__all__ = [
-    "MaxMargin", "max_margin_direction", "equal_margin_direction", "separable_data",
-    "layer_init", "ClassifierRun", "run_classifier",
-]
+__all__ = ["MaxMargin", "max_margin_direction", "equal_margin_direction", "separable_data", "outside_span"]
 
 
 def _check_data(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -171,106 +165,26 @@ def separable_data(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     return X, y
 
 
-def layer_init(widths: Sequence[int], scale: float, seed: int = 0) -> tuple[np.ndarray, ...]:
-    """W_i = scale · (random semi-orthogonal n_i x n_{i−1} matrix): balanced when widths are equal.
+def outside_span(w: Any, X: Any) -> np.ndarray:
+    """‖(I − P_X)w‖/‖w‖: the part of each classifier w outside the span of the data columns.
 
     Args:
-        widths: (n_0, …, n_L).
-        scale: per-layer scale > 0 (singular values of W_i, so ‖W‖ ≈ scale^L).
-        seed: random seed.
+        w: classifiers, shape (d,) or (T, d).
+        X: data (d x n).
 
     Returns:
-        (W_1, …, W_L), W_i of shape (n_i, n_{i−1}).
+        The fractions, shape () or (T,).
 
-    >>> W = layer_init([3, 2, 1], 0.5, seed=0)
-    >>> [w.shape for w in W], np.allclose(W[0] @ W[0].T, 0.25 * np.eye(2))
-    ([(2, 3), (1, 2)], True)
+    >>> float(outside_span(np.array([3.0, 4.0]), np.array([[1.0], [0.0]])))
+    0.8
     """
     # === check arguments
-    widths = [check_int(w, "widths", minimum=1) for w in widths]
-    if len(widths) < 2:
-        raise fail("widths", "at least two widths (depth >= 1)", widths)
-    scale = check_real(scale, "scale", positive=True)
-    rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
-    out = []
-    for i in range(len(widths) - 1):
-        rows, cols = widths[i + 1], widths[i]
-        Q, R = np.linalg.qr(rng.normal(size=(max(rows, cols), min(rows, cols))))
-        Q = Q * np.sign(np.diag(R))
-        out.append(scale * (Q if rows >= cols else Q.T))
-    return tuple(out)
-
-
-@dataclass(frozen=True)
-class ClassifierRun:
-    """One trained deep linear classifier, measured at every output time.
-
-    Attributes:
-        rule: the rule's string ("gd", "ngf") if given as one, else the rule object's `name`.
-        depth: L.
-        t: times (T,).
-        w: end-to-end classifier w(t)ᵀ = W_L⋯W_1, shape (T, d).
-        margins: y_i w(t)ᵀx_i, shape (T, n).
-        cos_svm: cosine between w(t) and the max-margin direction.
-        cos_pinv: cosine between w(t) and X⁺ᵀy.
-        normalised_margin: min_i y_i w(t)ᵀx_i / ‖w(t)‖.
-        outside_span: ‖(I − P_X) w(t)‖ / ‖w(t)‖, P_X the projector on the span of the data.
-    """
-
-    rule: str
-    depth: int
-    t: np.ndarray
-    w: np.ndarray
-    margins: np.ndarray
-    cos_svm: np.ndarray
-    cos_pinv: np.ndarray
-    normalised_margin: np.ndarray
-    outside_span: np.ndarray
-
-
-def run_classifier(X: Any, y: Any, depth: int, rule: Any, t: Any, *, init_scale: float = 0.5,
-                   width: int | None = None, seed: int = 0, rtol: float = 1e-9, atol: float = 1e-12) -> ClassifierRun:
-    """Train a deep linear classifier (widths d, h, …, h, 1) on logistic loss and measure its direction.
-
-    ℓ = Σ_i ln(1 + e^{−y_i wᵀx_i}) with wᵀ = W_L⋯W_1, τ dW_i/dt = rule.velocity(∂ℓ/∂W, geo);
-    cos(w, SVM) and cos(w, X⁺ᵀy) measure which implicit bias the rule has (THEORY §4).
-
-    Args:
-        X: data (d x n); y: labels ±1.
-        depth: L in 1..6.
-        rule: a learning rule object (any object with `velocity(grads, geo, ops)`, e.g. `GD()`,
-            `NGD(q)`, `lindyn.rule(fn)`), or "gd" (GD()) or "ngf" (NGD(q=1) with the Bernoulli
-            output Fisher).
-        t: increasing output times (> 0 allowed from 0).
-        init_scale: per-layer scale of `layer_init` (> 0).
-        width: hidden width h (default d).
-        seed: seed of the initial weights.
-        rtol, atol: integrator tolerances.
-
-    Returns:
-        A `ClassifierRun`.
-
-    >>> X, y = separable_data(2, 3, seed=0)
-    >>> run = run_classifier(X, y, 2, "ngf", [0.0, 10.0])
-    >>> round(float(run.cos_pinv[-1]), 3)
-    1.0
-    """
-    # === check arguments
-    X, y = _check_data(X, y)
-    depth = check_int(depth, "depth", minimum=1, maximum=6)
-    chosen = resolve_rule(rule, {"gd": GD, "ngf": NGD})
-    d = X.shape[0]
-    h = d if width is None else check_int(width, "width", minimum=1)
-    W0 = layer_init([d] + [h] * (depth - 1) + [1], init_scale, seed)
-    tr = integrate_loss(chosen, W0, X, LogisticLoss(y), t, rtol=rtol, atol=atol)
-    w = tr.end_to_end()[:, 0, :]
-    svm = max_margin_direction(X, y).w
-    pinv = equal_margin_direction(X, y)
-    norms = np.linalg.norm(w, axis=1)
-    margins = (w @ X) * y
-    Uspan = np.linalg.svd(X, full_matrices=False)[0]
-    Uspan = Uspan[:, : np.linalg.matrix_rank(X)]
-    outside = w - (w @ Uspan) @ Uspan.T
-    label = rule if isinstance(rule, str) else tr.rule_name
-    return ClassifierRun(label, depth, tr.t, w, margins, (w @ svm) / norms, (w @ pinv) / norms,
-                         margins.min(axis=1) / norms, np.linalg.norm(outside, axis=1) / norms)
+    w = np.asarray(w, dtype=float)
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or w.shape[-1] != X.shape[0] or w.ndim > 2:
+        raise fail("w", f"classifiers of length d = {X.shape[0] if X.ndim == 2 else '?'} (shape (d,) or (T, d))",
+                   f"shape {w.shape}")
+    U, sig, _ = np.linalg.svd(X, full_matrices=False)
+    U = U[:, sig > sig.max(initial=0.0) * max(X.shape) * np.finfo(float).eps]
+    rest = w - (w @ U) @ U.T
+    return np.linalg.norm(rest, axis=-1) / np.linalg.norm(w, axis=-1)

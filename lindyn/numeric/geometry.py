@@ -274,12 +274,18 @@ class VelocityField:
         return vel
 
     def __call__(self, theta: Any) -> Any:
-        """dθ/dt at θ."""
+        """dθ/dt at θ (the shapes are checked on the first call; a rule's structure does not change)."""
         self.calls += 1
-        vel = self.layer_velocities(theta)
-        if self._object:
-            return vec_layers([np.asarray(v, dtype=object) for v in vel]) / self.tau
-        return vec_layers([np.asarray(v, dtype=float) for v in vel]) / self.tau
+        if self.calls == 1 or self._object:
+            vel = self.layer_velocities(theta)
+            if self._object:
+                return vec_layers([np.asarray(v, dtype=object) for v in vel]) / self.tau
+            return vec_layers([np.asarray(v, dtype=float) for v in vel]) / self.tau
+        geo = MatrixGeometry(unvec_layers(theta, self.shapes), self.data, self.ops, self.fisher_route, **self.options)
+        out = np.concatenate([v.T.ravel() for v in self.rule.velocity(geo.grads, geo, self.ops)])
+        if self.tau != 1.0:
+            out /= self.tau
+        return out
 
 
 Field = Callable[[np.ndarray], np.ndarray]

@@ -16,8 +16,8 @@ import sympy
 
 from lindyn import (GD, NGD, BlockNGD, GivenWeights, Network, Problem, SingularCrossing, Task, aligned_problem,
                     bernacchia, derive, integrate)
-from lindyn.claims import (CLAIM_FLOW, FLOW_TOL, SYMBOLIC_TOL, Claim, Evidence, Measurement, Plot, curve,
-                           expr_difference, rel_max, sample_points)
+from lindyn.claims import CLAIM_FLOW, FLOW_TOL, SYMBOLIC_TOL, Claim, Evidence, Measurement, Plot
+from lindyn.papers import curve, expr_difference, rel_max, sample_points
 
 __all__ = ["CLAIMS", "crossing_example", "crossing_time"]
 

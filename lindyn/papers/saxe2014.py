@@ -24,8 +24,8 @@ import sympy
 
 from lindyn import (GD, NGD, Aligned, BlockNGD, Discrete, GivenWeights, Network, Problem, SmallRandom, Task,
                     aligned_problem, conserved_quantities, derive, integrate)
-from lindyn.claims import (CLAIM_FLOW, FLOW_TOL, MP_DPS, MP_TOL, SYMBOLIC_TOL, Claim, Evidence, Measurement, Plot,
-                           curve, expr_difference, rel_max, sample_points)
+from lindyn.claims import CLAIM_FLOW, FLOW_TOL, MP_DPS, MP_TOL, SYMBOLIC_TOL, Claim, Evidence, Measurement, Plot
+from lindyn.papers import curve, expr_difference, rel_max, sample_points
 
 __all__ = ["CLAIMS", "eq11_time", "eq12_u", "eq15_rhs", "eq17_time", "eq15_quadrature_time", "aligned_gains",
            "leakage", "spd", "segment_invertible", "random_problem", "hierarchical_tree_data", "fig3_modes", "learning_time_panels", "formulas_tex",

@@ -14,6 +14,9 @@ JGJᵀ = D⁻¹ hold as polynomial identities (cleared of the denominator det(JJ
 
 Per-output flows (`derive_output_flow`): D is derived from the likelihood, not typed in:
 - Gaussian, log p = −½(y − f)²: D = −∂²_f log p = 1, ḟ = −(f − y), f = y + e^{−t}(f(0) − y).
+- Masked Gaussian (matrix completion, model Fisher): ℓ = ½ m (f − y)² with the mask bit m ∈ {0, 1},
+  D = 1 from the Gaussian model of every entry: ḟ = −m(f − y), f = y + e^{−mt}(f(0) − y), which is
+  the squared flow on an observed entry (m = 1) and f = f(0) on an unobserved one (m = 0).
 - Bernoulli with logit f, labels ±1, p(y|f) = 1/(1 + e^{−yf}): D = Σ_{y=±1} p(y|f)(∂_f log p(y|f))²,
   ℓ = −log p(y|f); with the margin m = yf the flow is ṁ = 1 + e^{−m} for both labels, solved by
   `sympy.dsolve` to m(t) = ln[(e^{m(0)} + 1)e^t − 1].
@@ -40,7 +43,7 @@ from .._checks import check_int, fail
 
 __all__ = ["OutputFlow", "derive_output_flow", "derive_reduction", "ReductionCheck", "LOSS_NAMES"]
 
-LOSS_NAMES = ("logistic", "squared")
+LOSS_NAMES = ("logistic", "squared", "masked")
 
 
 @dataclass(frozen=True)
@@ -124,14 +127,32 @@ def _squared() -> OutputFlow:
                       _stable_form(solution.rhs, t, f0))
 
 
-def derive_output_flow(loss: Literal["logistic", "squared"]) -> OutputFlow:
+def _masked() -> OutputFlow:
+    f, y, t, f0 = sympy.symbols("f y t f_0", real=True)
+    mk = sympy.Symbol("m", nonnegative=True)
+    log_p = -(y - f) ** 2 / 2                                # the model: a unit Gaussian on every entry
+    D = sympy.simplify(-sympy.diff(log_p, f, 2))
+    ell = mk * (f - y) ** 2 / 2                              # the loss sees the entry only when observed
+    f_fn = sympy.Function("f")
+    ode = sympy.Eq(f_fn(t).diff(t), sympy.factor((-sympy.diff(ell, f) / D).subs(f, f_fn(t))))
+    solution = sympy.dsolve(ode, f_fn(t), ics={f_fn(0): f0})
+    rhs = solution.rhs
+    if rhs.has(sympy.Piecewise):                            # dsolve may split off m = 0; the general branch holds
+        rhs = sympy.piecewise_fold(rhs).args[-1][0] if rhs.args[-1][1] == sympy.true else rhs.args[0][0]
+    solution = sympy.Eq(f_fn(t), sympy.collect(sympy.expand(rhs), sympy.exp(-mk * t)))
+    return OutputFlow("masked", f_fn(t), D, ell, ode, solution, {"t": t, "f": f, "y": y, "f0": f0, "mask": mk},
+                      _stable_form(solution.rhs, t, f0))
+
+
+def derive_output_flow(loss: Literal["logistic", "squared", "masked"]) -> OutputFlow:
     """Derive ḟ = −D⁻¹∇_fℓ for one output and solve it with `sympy.dsolve`.
 
     logistic: ṁ = 1 + e^{−m}, m(t) = ln[(e^{m0} + 1)e^t − 1] (m = yf, D = σ(f)σ(−f));
-    squared: ḟ = y − f, f(t) = y + e^{−t}(f0 − y) (D = 1).
+    squared: ḟ = y − f, f(t) = y + e^{−t}(f0 − y) (D = 1);
+    masked: ḟ = −m(f − y), f(t) = y + e^{−mt}(f0 − y) (mask bit m, model Fisher D = 1).
 
     Args:
-        loss: "logistic" or "squared".
+        loss: "logistic", "squared" or "masked".
 
     Returns:
         The `OutputFlow` with the ODE and its solution.
@@ -140,13 +161,15 @@ def derive_output_flow(loss: Literal["logistic", "squared"]) -> OutputFlow:
     Eq(Derivative(m(t), t), 1 + exp(-m(t)))
     >>> derive_output_flow("squared").solution
     Eq(f(t), y + (f_0 - y)*exp(-t))
+    >>> derive_output_flow("masked").solution
+    Eq(f(t), y + (f_0 - y)*exp(-m*t))
     >>> derive_output_flow("logistic").stable
     t + logaddexp(m_0, log(-expm1(-t)))
     """
     # === check arguments
     if loss not in LOSS_NAMES:
         raise fail("loss", "one of " + ", ".join(repr(x) for x in LOSS_NAMES), loss)
-    return _logistic() if loss == "logistic" else _squared()
+    return {"logistic": _logistic, "squared": _squared, "masked": _masked}[loss]()
 
 
 @dataclass(frozen=True)
