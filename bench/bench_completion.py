@@ -1,14 +1,15 @@
 """Benchmark grid: deep matrix completion over init scales, depths, variants and seeds (issue 6 item 4).
 
-    python bench/bench_completion.py                 # 8x8 rank 1, 50% observed; scales 0.03-1, L = 1-4, 3 seeds (~5 min)
+    python bench/bench_completion.py                 # 8x8 rank 1, 50% observed; scales 0.03-1, L = 1-4, 3 seeds
     python bench/bench_completion.py --n 10 --rank 2 --observed 0.6 --seeds 2
 
 For each (variant, init scale α, depth L, seed) prints the relative error on the unobserved entries
-‖P_Ωᶜ(W − M)‖/‖P_Ωᶜ M‖, the effective rank of W, the time to fit the observed entries to 0.1%
-relative error, the wall time, and for the function-space NGF whether its path meets a singular
-W (where parameter-space NGD leaves the function-space flow). Variants (`lindyn.run_completion`):
-gd = GD(); ngf = NGD() with the model Fisher (function-space flow); ngd-data = NGD() with the
-data Fisher, Moore–Penrose in parameter space. Not a test: the suite runs one fixed seed.
+‖P_Ωᶜ(W − M)‖/‖P_Ωᶜ M‖, the effective rank of W, the time at which the observed entries are fitted
+to 0.1% relative error (an `integrate` event), the wall time, and for the function-space NGF whether
+its path meets a singular W. Variants (`lindyn.papers.kerekes2021.COMPLETION_VARIANTS`, all run by
+`lindyn.integrate` on `MaskedSquaredLoss`): gd = GD(); ngf = NGD() with the model Fisher (the
+function-space flow); ngd-data = NGD() with the data Fisher, Moore–Penrose in parameter space.
+Seed s draws the problem and the initial weights of every variant and depth. Not a test.
 """
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from lindyn import low_rank_problem, run_completion  # noqa: E402
+from lindyn import Flow  # noqa: E402
+from lindyn.function_space import low_rank_problem  # noqa: E402
+from lindyn.papers.kerekes2021 import COMPLETION_VARIANTS, train_completion  # noqa: E402
 
 
 def main() -> None:
@@ -43,13 +46,13 @@ def main() -> None:
     print("variant   scale  L seed  unobs.err  eff.rank  t_fit      wall   note")
     for seed in range(args.seeds):
         M, mask = low_rank_problem(args.n, args.rank, args.observed, seed=seed)
-        for variant in ("gd", "ngf", "ngd-data"):
+        for variant in COMPLETION_VARIANTS:
             for a in scales:
                 for L in depths:
                     start = time.perf_counter()
                     t = t_gd if variant == "gd" else np.array([0.0, 20.0])
-                    r = run_completion(M, mask, variant, L, t, init_scale=a, seed=seed, stop_at=1e-3,
-                                       rtol=1e-8 if variant == "gd" else 1e-6)
+                    r = train_completion(M, mask, L, variant, t, init_scale=a, seed=seed, stop_at=1e-3,
+                                         method=Flow(rtol=1e-8 if variant == "gd" else 1e-6, atol=1e-12))
                     wall = time.perf_counter() - start
                     note = "" if r.observed_error[-1] <= 1.01e-3 else f"observed error {r.observed_error[-1]:.1e}"
                     if r.crossing is not None:
@@ -59,7 +62,7 @@ def main() -> None:
                     table.setdefault((variant, a, L), []).append((r.recovery_error[-1], r.effective_rank[-1]))
     print("\nmean over seeds: unobserved error / effective rank")
     print("variant   scale " + " ".join(f"{'L=' + str(L):>15s}" for L in depths))
-    for variant in ("gd", "ngf", "ngd-data"):
+    for variant in COMPLETION_VARIANTS:
         for a in scales:
             cells = []
             for L in depths:

@@ -7,7 +7,7 @@ Both sides integrate the same GD flow τ dW_i/dt = −B_iᵀ(WΣ − Σ_yx)A_i�
 same times, with DOP853 at the same rtol/atol and the requested times served by each step's
 interpolant (`t_eval`), so they take the same steps. The baseline is what a competent user writes:
 one function computing the chain products and gradients with numpy, passed to `scipy.integrate.
-solve_ivp`. Reported: wall time of each (best of `--repeat` runs, alternating, in one process),
+solve_ivp`. Reported: wall time of each (best of `--repeat` runs, the two sides alternating, in one process),
 their ratio, the largest difference between the two solutions relative to ‖W‖ (same accuracy), and
 peak Python-heap memory (tracemalloc) of each, which must stay O(parameters x requested times).
 BLAS runs on one thread (pinned below) on both sides. Two inits: a near-identity one (favourable:
@@ -71,18 +71,21 @@ def hand_written(problem: Problem, times: np.ndarray, rtol: float, atol: float) 
     return np.stack([sol.y[sizes[-2]:, k].reshape(shapes[-1]) for k in range(len(times))])
 
 
-def measure(fn, repeat: int) -> tuple[float, float, object]:
-    """(best wall seconds, peak traced MiB of one run, result)."""
-    best, result = np.inf, None
+def measure(fns, repeat: int) -> list[tuple[float, float, object]]:
+    """For each fn: (best wall seconds over `repeat` runs, alternating between the fns; peak traced MiB; result)."""
+    best, results = [np.inf] * len(fns), [None] * len(fns)
     for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1] / 2 ** 20
-    tracemalloc.stop()
-    return best, peak, result
+        for k, fn in enumerate(fns):
+            start = time.perf_counter()
+            results[k] = fn()
+            best[k] = min(best[k], time.perf_counter() - start)
+    peaks = []
+    for fn in fns:
+        tracemalloc.start()
+        fn()
+        peaks.append(tracemalloc.get_traced_memory()[1] / 2 ** 20)
+        tracemalloc.stop()
+    return list(zip(best, peaks, results))
 
 
 def main() -> None:
@@ -102,8 +105,7 @@ def main() -> None:
             p = make_problem(depth, n, init)
             ours = lambda: integrate(p, GD(), times, method=Flow(rtol=rtol, atol=atol)).W[-1]  # noqa: E731
             base = lambda: hand_written(p, times, rtol, atol)                                   # noqa: E731
-            t_ours, m_ours, W_ours = measure(ours, args.repeat)
-            t_base, m_base, W_base = measure(base, args.repeat)
+            (t_ours, m_ours, W_ours), (t_base, m_base, W_base) = measure([ours, base], args.repeat)
             diff = float(np.max(np.abs(W_ours - W_base)) / np.max(np.abs(W_base)))
             print(f"{init:>14} {depth:>2} {n:>5} {t_ours:>9.2f} {t_base:>11.2f} {t_ours / t_base:>6.2f} "
                   f"{diff:>12.1e} {m_ours:>10.1f} {m_base:>13.1f}", flush=True)

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from ._checks import IntegrationFailed, LindynError, LindynFailure, NoModeDecomposition, SingularCrossing
 from ._version import __version__
-from .integrate import Discrete, Flow, HighPrecision, NumericTrajectory, integrate, layer_velocities
+from .integrate import Discrete, Flow, HighPrecision, NumericTrajectory, geometry, integrate, layer_velocities
 from .numeric.losses import LogisticLoss, MaskedSquaredLoss, SquaredLoss
 from .problem import (Aligned, GivenWeights, Init, LambdaBalanced, Network, Problem, RandomOrthogonal, Samples,
                       SmallRandom, Task, aligned_problem)
 from .rules import GD, NGD, BlockNGD, FunctionRule, LearningRule, Scaled, bernacchia, kfac, rule, rule_from_name
 from .symbolic.invariants import conserved_quantities
 from .trajectory import ModeProblem, Trajectory, derive
-from .claims import Claim, ClaimResult, all_claims, get_claim
+from .claims import Claim, ClaimResult, Evidence, Measurement, all_claims, get_claim
+from .function_space import (FunctionSpaceTrajectory, MaxMargin, ReductionCheck, completion_errors, derive_reduction,
+                             effective_rank, equal_margin_direction, function_space_trajectory, low_rank_problem,
+                             max_margin_direction, outside_span, separable_data, singular_crossing)
 from .report import write_report
 from .verify import Verification, verify
 
@@ -33,9 +36,14 @@ __all__ = [
     "LearningRule", "GD", "NGD", "BlockNGD", "Scaled", "FunctionRule", "rule", "kfac", "bernacchia",
     "rule_from_name",
     # integrate: one integrator, solver objects
-    "integrate", "layer_velocities", "Flow", "Discrete", "HighPrecision", "NumericTrajectory",
+    "integrate", "layer_velocities", "geometry", "Flow", "Discrete", "HighPrecision", "NumericTrajectory",
     # derive: one derivation pipeline
     "derive", "Trajectory", "ModeProblem", "conserved_quantities",
     # verify: claims with their papers
-    "verify", "Verification", "Claim", "ClaimResult", "all_claims", "get_claim", "write_report",
+    "verify", "Verification", "Claim", "ClaimResult", "Measurement", "Evidence", "all_claims", "get_claim",
+    "write_report",
+    # Kerekes et al. 2021: function-space flows and the experiments' tools
+    "FunctionSpaceTrajectory", "function_space_trajectory", "derive_reduction", "ReductionCheck",
+    "MaxMargin", "max_margin_direction", "equal_margin_direction", "outside_span", "separable_data",
+    "low_rank_problem", "completion_errors", "effective_rank", "singular_crossing",
 ]

@@ -324,6 +324,19 @@ def tex_escape(text: str) -> str:
     return "".join(table.get(ch, ch) for ch in text)
 
 
+# --- the routes' shared helpers, defined in lindyn.papers (numpy and sympy stay out of this module) ---
+
+_ROUTE_HELPERS = ("curve", "sample_points", "expr_difference", "rel_max")
+
+
+def __getattr__(name: str) -> object:
+    """`from lindyn.claims import curve` (and sample_points, expr_difference, rel_max) reads them from lindyn.papers."""
+    if name in _ROUTE_HELPERS:
+        from . import papers
+        return getattr(papers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # --- the registry --------------------------------------------------------------------------------
 
 def all_claims() -> tuple[Claim, ...]:

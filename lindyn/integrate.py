@@ -25,13 +25,13 @@ import numpy as np
 from ._chain import chain_products, end_to_end, end_to_end_velocity
 from ._checks import LindynError, SingularCrossing, check_times, fail, failure
 from .numeric._ops import unvec_layers, vec_layers
-from .numeric.geometry import Moments, VelocityField
+from .numeric.geometry import MatrixGeometry, Moments, VelocityField
 from .numeric.singular import first_singular_point
 from .numeric.solvers import Discrete, Flow, HighPrecision, Method
 from .problem import Aligned, Problem
 from .rules import LearningRule
 
-__all__ = ["Flow", "Discrete", "HighPrecision", "NumericTrajectory", "integrate", "layer_velocities"]
+__all__ = ["Flow", "Discrete", "HighPrecision", "NumericTrajectory", "integrate", "layer_velocities", "geometry"]
 
 #: A candidate invariant enters `NumericTrajectory.conserved` when its rate of change at the probe
 #: weights, relative to the size of the terms that make it, is below this (rounding is ~1e-15).
@@ -268,6 +268,37 @@ def layer_velocities(problem: Problem, rule: LearningRule, W: Sequence[Any] | No
         raise fail("W", f"weights of shapes {list(problem.network.shapes)}", [np.shape(w) for w in W0])
     f = _field(problem, rule, Flow())
     return tuple(v / problem.tau for v in _initial_velocity(rule, f, vec_layers(W0)))
+
+
+def geometry(problem: Problem, W: Sequence[Any] | None = None, *, fisher_route: str = "efficient") -> MatrixGeometry:
+    """The geometry the rules read at weights W (default: the initial weights) of `problem`.
+
+    Gives the layer gradients (`grads`), the chain products `A`, `B` and `W_end` (deep linear nets),
+    the network's `outputs` (sample data), the K-FAC factors `input_factor(i)`, `output_factor(i)`,
+    the Fisher `fisher()` (structured, or dense with fisher_route="explicit"), `jacobian()` and
+    `end_to_end_velocity(V)` (Σ_i B_i V_i A_i).
+
+    Args:
+        problem: the problem.
+        W: layer weights of the network's shapes (default `problem.initial_weights()`).
+        fisher_route: 'efficient' or 'explicit'.
+
+    >>> from lindyn import aligned_problem
+    >>> geo = geometry(aligned_problem(s=[1.0], depth=2, u0=0.25))
+    >>> round(float(abs(geo.grads[0]).max()), 6)      # |∂ℓ/∂a_1| = a_2 (s − a_1 a_2) = 0.5 · 0.75
+    0.375
+    """
+    # === check arguments
+    if not isinstance(problem, Problem):
+        raise fail("problem", "a lindyn.Problem", problem)
+    if fisher_route not in ("efficient", "explicit"):
+        raise fail("fisher_route", "'efficient' or 'explicit'", fisher_route)
+    W0 = problem.initial_weights() if W is None else tuple(np.asarray(w, dtype=float) for w in W)
+    if len(W0) != problem.network.depth or any(w.shape != s for w, s in zip(W0, problem.network.shapes)):
+        raise fail("W", f"weights of shapes {list(problem.network.shapes)}", [np.shape(w) for w in W0])
+    net = problem.network
+    return MatrixGeometry(W0, problem.data(), fisher_route=fisher_route, loss=problem.loss,
+                          activation=net.activation, bias=net.bias)
 
 
 def integrate(problem: Problem, rule: LearningRule, t: Sequence[float], method: Method = Flow(), *,

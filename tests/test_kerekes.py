@@ -2,10 +2,11 @@
 
 Oracles (test-only, in tests/oracles.py; THEORY §4-5): logistic margins m(t) = ln[(e^{m0}+1)e^t − 1]
 (THEORY §5 item 5 gives m(1) = 1.489880125645, m(5) = 5.689772519291 for m0 = 0); squared loss
-f = y + e^{−t}(f0 − y); Arora et al. 2019 σ̇_r = −L(σ_r²)^{1−1/L}⟨∇ℓ, u_r v_rᵀ⟩ (THEORY §3).
-The package derives the first two (sympy.dsolve) and evaluates only what it derived.
+f = y + e^{−t}(f0 − y); completion with the model Fisher Ẇ = −P_Ω(W − M); Arora et al. 2019
+σ̇_r = −L(σ_r²)^{1−1/L}⟨∇ℓ, u_r v_rᵀ⟩ (THEORY §3). The package derives the first three (sympy.dsolve)
+and evaluates only what it derived; every run goes through `Problem` and `integrate`.
 """
-from fractions import Fraction
+import dataclasses
 
 import numpy as np
 import pytest
@@ -16,13 +17,11 @@ from conftest import (KEREKES_ARORA_TOL, KEREKES_DEPTH_TOL, KEREKES_DIRECTION_GA
 from oracles import (KEREKES_MARGIN_M, KEREKES_MARGIN_T, kerekes_margin, kerekes_margin_expr, kerekes_squared,
                      kerekes_squared_expr)
 
-from lindyn import (BlockNGD, CompletionLoss, GD, LindynError, LogisticLoss, LossGeometry, NGD, SquaredLoss,
-                    arora_singular_value_check, derive_reduction, equal_margin_direction, function_space_trajectory,
-                    integrate_loss, kerekes_claims, low_rank_problem, max_margin_direction, rule, run_classifier,
-                    run_completion, run_tanh, separable_data, singular_crossing, tanh_task)
-from lindyn._chain import chain_products
-from lindyn.numeric._ops import NumpyOps
-from lindyn.numeric.classification import layer_init
+from lindyn import GD, NGD, LindynError, LogisticLoss, MaskedSquaredLoss, integrate, layer_velocities, rule
+from lindyn.function_space import (derive_reduction, equal_margin_direction, function_space_trajectory,
+                                   low_rank_problem, max_margin_direction, outside_span, separable_data,
+                                   singular_crossing)
+from lindyn.papers import kerekes2021 as paper
 
 
 # --- symbolic: derived == oracle, exactly --------------------------------------------------
@@ -44,7 +43,17 @@ def test_squared_derivation_is_exact():
     assert traj.fisher == 1
 
 
-def test_reduction_holds_for_generic_jacobian():  # public name (lindyn.derive_reduction)
+def test_masked_derivation_is_the_projected_flow():
+    """Model Fisher, ℓ = ½m(f − y)²: observed entries (m = 1) relax as e^{−t}, unobserved (m = 0) stay."""
+    traj = function_space_trajectory("masked")
+    s = traj.symbols
+    assert sympy.simplify(traj.solution.rhs.subs(s["mask"], 1) - kerekes_squared_expr(s["t"], s["f0"], s["y"])) == 0
+    assert traj.solution.rhs.subs(s["mask"], 0) == s["f0"]
+    out = traj.evaluate([0.0, 1.0], f0=[2.0, 2.0], y=[1.0, 1.0], mask=[1.0, 0.0])
+    np.testing.assert_allclose(out, [[2.0, 2.0], [1.0 + np.exp(-1.0), 2.0]], rtol=1e-15)
+
+
+def test_reduction_holds_for_generic_jacobian():
     assert derive_reduction(2, 3).holds
 
 
@@ -75,8 +84,7 @@ def test_evaluate_is_stable_and_matches_lambdify():
     np.testing.assert_allclose(stable, exact, rtol=1e-13)
     np.testing.assert_allclose(traj.lambdify()(t[1:, None], m0[None, 1:]), exact[1:, 1:], rtol=1e-9)
     np.testing.assert_array_equal(stable[0], m0)
-    big = traj.evaluate([1e6], m0=[0.0, -700.0, 700.0])
-    assert np.all(np.isfinite(big))
+    assert np.all(np.isfinite(traj.evaluate([1e6], m0=[0.0, -700.0, 700.0])))
 
 
 def test_latex_contains_the_solution():
@@ -84,71 +92,50 @@ def test_latex_contains_the_solution():
     assert "\\log" in text and "e^{t}" in text
 
 
-# --- numeric: margins of a depth-3 NGF against the closed form --------------------------------
+# --- numeric: NGF margins through Problem + integrate --------------------------------------------
 
 def test_depth3_ngf_margins_match_closed_form():
     X, y = separable_data(3, 4, seed=0)
     t = np.linspace(0.0, 6.0, 13)
-    W0 = layer_init([4, 4, 4, 1], 0.7, seed=3)
-    tr = integrate_loss(NGD(), W0, X, LogisticLoss(y), t, rtol=1e-12, atol=1e-14)
-    m = tr.outputs()[:, 0, :] * y
+    tr = integrate(paper.classifier_problem(X, y, 3, init_scale=0.7, seed=3), NGD(), t)
+    m = tr.outputs[:, 0, :] * y
     assert np.max(np.abs(m - kerekes_margin(t[:, None], m[0][None, :]))) <= KEREKES_MARGIN_TOL
-    # and the library's derived solution agrees with the same integration
     assert np.max(np.abs(m - function_space_trajectory("logistic").evaluate(t, m0=m[0]))) <= KEREKES_MARGIN_TOL
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_ngf_margins_from_zero_give_the_published_numbers(reduction):
+    """m0 = 0 (first layer shifted so that f(0) = 0): m(1), m(5) of THEORY §5 item 5; NGD ignores the reduction."""
+    X, y = separable_data(3, 4, seed=0)
+    p = paper.with_initial_outputs(paper.classifier_problem(X, y, 2, init_scale=0.7, seed=1), np.zeros(3))
+    p = dataclasses.replace(p, loss=LogisticLoss(reduction=reduction))
+    m = integrate(p, NGD(), [0.0] + KEREKES_MARGIN_T).outputs[:, 0, :] * y
+    np.testing.assert_allclose(m[0], 0.0, atol=1e-14)
+    expected = np.repeat(np.array(KEREKES_MARGIN_M)[:, None], 3, axis=1)
+    np.testing.assert_allclose(m[1:], expected, rtol=0, atol=KEREKES_MARGIN_TOL)
 
 
 def test_ngf_outputs_independent_of_depth_and_init_scale():
     """Same initial outputs, different depth and scale: identical training outputs."""
     X, y = separable_data(3, 5, seed=2)
     t = np.linspace(0.0, 3.0, 7)
-    target_f0 = np.array([0.3, -0.2, 0.1])
-    runs = []
-    for L in (1, 2, 3, 4):
-        for scale in (0.3, 1.0):
-            W0 = list(layer_init([5] * L + [1], scale, seed=L))
-            # shift the first layer so that f(0) = target_f0 exactly (B_1 has full row rank)
-            B1 = chain_products(W0, np.eye)[1][0]          # B_1 = W_L⋯W_2
-            delta = np.linalg.lstsq(X.T, target_f0 - (B1 @ W0[0] @ X)[0], rcond=None)[0]
-            W0[0] = W0[0] + np.linalg.pinv(B1) @ delta[None, :]
-            tr = integrate_loss(NGD(), W0, X, LogisticLoss(y), t, rtol=1e-11, atol=1e-13)
-            runs.append(tr.outputs()[:, 0, :])
-    ref = runs[0]
-    assert max(np.max(np.abs(r - ref)) for r in runs) <= KEREKES_DEPTH_TOL
-    np.testing.assert_allclose(ref * y, kerekes_margin(t[:, None], (target_f0 * y)[None, :]), atol=KEREKES_DEPTH_TOL)
+    f0 = np.array([0.3, -0.2, 0.1])
+    runs = [integrate(paper.with_initial_outputs(paper.classifier_problem(X, y, L, init_scale=a, seed=L), f0),
+                      NGD(), t).outputs[:, 0, :] for L in (1, 2, 3, 4) for a in (0.3, 1.0)]
+    assert max(np.max(np.abs(r - runs[0])) for r in runs) <= KEREKES_DEPTH_TOL
+    np.testing.assert_allclose(runs[0] * y, kerekes_margin(t[:, None], (f0 * y)[None, :]), atol=KEREKES_DEPTH_TOL)
 
 
-def test_same_rule_objects_run_on_every_loss():
-    """GD, NGD and BlockNGD from lindyn.rules run unchanged on the three losses."""
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(3, 4))
-    W = layer_init([3, 3, 2], 0.8, seed=0)
-    M, mask = low_rank_problem(2, 1, 1.0, seed=0)
-    for loss, X_ in ((SquaredLoss(rng.normal(size=(2, 4))), X), (CompletionLoss(M, mask), np.eye(2))):
-        W_ = W if X_ is X else layer_init([2, 2, 2], 0.8, seed=0)
-        geo = LossGeometry(W_, X_, loss)
-        for rule in (GD(), NGD(), NGD(q=Fraction(1, 2)), BlockNGD(), BlockNGD(q=Fraction(1, 2))):
-            v = rule.velocity(geo.grads, geo, NumpyOps())
-            assert [x.shape for x in v] == [w.shape for w in W_]
-    geo = LossGeometry(layer_init([3, 3, 1], 0.8, seed=0), X, LogisticLoss([1, -1, 1, -1]))
-    # scalar output: BlockNGD's Kronecker factors are the exact diagonal Fisher blocks
-    J = geo.output_jacobian()
-    d = geo.loss.fisher_diag(geo.f).reshape(-1)
-    F = J.T @ (d[:, None] * J)
-    F11 = F[:9, :9]
-    kron = np.kron(geo.A[0] @ geo.Sigma @ geo.A[0].T, geo.B[0].T @ geo.B[0])
-    np.testing.assert_allclose(F11, kron, rtol=1e-12, atol=1e-14)
+def test_gd_outputs_do_depend_on_depth():
+    """The control: GD from the same outputs moves them differently at different depths."""
+    X, y = separable_data(3, 5, seed=2)
+    f0 = np.array([0.3, -0.2, 0.1])
+    outs = [integrate(paper.with_initial_outputs(paper.classifier_problem(X, y, L, init_scale=0.5, seed=L), f0),
+                      GD(), [0.0, 2.0]).outputs[-1, 0] for L in (1, 3)]
+    assert np.max(np.abs(outs[0] - outs[1])) > 1e-2
 
 
-def test_kfac_equals_ngd_at_depth_one_on_logistic_loss():
-    """Depth 1 has one block: K-FAC's factors (A Σ Aᵀ with Σ = X diag(p(1−p)) Xᵀ) are the whole Fisher."""
-    X, y = separable_data(6, 4, seed=0)
-    geo = LossGeometry(layer_init([4, 1], 0.5, seed=0), X, LogisticLoss(y))
-    v_block = BlockNGD().velocity(geo.grads, geo, NumpyOps())[0]
-    v_full = NGD().velocity(geo.grads, geo, NumpyOps())[0]
-    np.testing.assert_allclose(v_block, v_full, rtol=1e-10)
-
-
-# --- classification ------------------------------------------------------------------------
+# --- classification directions -------------------------------------------------------------
 
 @pytest.mark.parametrize("n,d", [(5, 10), (20, 5)])
 def test_max_margin_direction_satisfies_kkt(n, d):
@@ -160,49 +147,39 @@ def test_max_margin_direction_satisfies_kkt(n, d):
 
 def test_ngf_turns_to_equal_margin_direction_and_gd_to_max_margin():
     X, y = separable_data(5, 10, seed=0)
-    t = np.array([0.0, 40.0])
-    ngf = run_classifier(X, y, 2, "ngf", t)
+    ngf = paper.train_classifier(X, y, 2, NGD(), [0.0, 40.0])
     assert ngf.cos_pinv[-1] > KEREKES_PINV_COS_MIN and ngf.cos_pinv[-1] > ngf.cos_svm[-1] + KEREKES_DIRECTION_GAP
-    gd = run_classifier(X, y, 1, "gd", np.array([0.0, 1e4]))
+    gd = paper.train_classifier(X, y, 1, GD(), [0.0, 1e4])
     assert gd.cos_svm[-1] > gd.cos_pinv[-1] + KEREKES_DIRECTION_GAP
+    # depth 1 NGD moves w only inside span(X): the off-span part keeps its size, its share shrinks
+    one = paper.train_classifier(X, y, 1, NGD(), [0.0, 40.0])
+    w = one.w
+    assert outside_span(w[-1], X) < outside_span(w[0], X)
+    np.testing.assert_allclose(outside_span(w[-1], X) * np.linalg.norm(w[-1]),
+                               outside_span(w[0], X) * np.linalg.norm(w[0]), rtol=1e-8)
 
 
-def test_experiments_accept_rule_objects_and_a_user_rule():
-    """A rule object (here a user rule = NGD written by hand) gives the same run as its string."""
+def test_a_user_rule_runs_like_its_builtin():
     def my_ngf(grads, geo, ops):
         return geo.unvec(-(ops.pinv_pow(geo.fisher(), 1) @ geo.vec(grads)))
 
     mine = rule(my_ngf, name="my-ngf")
     X, y = separable_data(3, 4, seed=0)
-    t = np.array([0.0, 2.0])
-    a, b = run_classifier(X, y, 2, "ngf", t), run_classifier(X, y, 2, mine, t)
+    a, b = (paper.train_classifier(X, y, 2, r, [0.0, 2.0]) for r in (NGD(), mine))
     assert b.rule == "my-ngf"
     np.testing.assert_allclose(b.w, a.w, rtol=1e-12, atol=1e-14)
-    Xt, yt = tanh_task(6, 2, seed=0)
-    ta, tb = run_tanh(Xt, yt, 4, t), run_tanh(Xt, yt, 4, t, rule=mine)
-    assert tb.rule == "my-ngf"
-    np.testing.assert_allclose(tb.f, ta.f, rtol=1e-12, atol=1e-14)
-    M, mask = low_rank_problem(4, 1, 0.75, seed=0)
-    ca = run_completion(M, mask, "ngd-data", 2, t, init_scale=0.5)
-    cb = run_completion(M, mask, mine, 2, t, init_scale=0.5, fisher="data")
-    assert cb.variant == "my-ngf"
-    np.testing.assert_allclose(cb.W, ca.W, rtol=1e-12, atol=1e-14)
-    half_gd = rule(lambda grads, geo, ops: tuple(-0.5 * g for g in grads), name="half-gd")
-    g1 = run_classifier(X, y, 2, "gd", np.array([0.0, 1.0]))
-    g2 = run_classifier(X, y, 2, half_gd, np.array([0.0, 2.0]))
-    np.testing.assert_allclose(g2.w[-1], g1.w[-1], rtol=1e-8)
-    with pytest.raises(LindynError, match="rule"):
-        run_classifier(X, y, 2, "adam", t)
-    with pytest.raises(LindynError, match="rule"):
-        run_tanh(Xt, yt, 4, t, rule=object())
-    with pytest.raises(LindynError, match="fisher"):
-        run_completion(M, mask, "ngf", 2, t, fisher="data")
 
 
 def test_non_separable_data_is_refused():
-    X = np.array([[1.0, 1.0]])
     with pytest.raises(LindynError, match="X"):
-        max_margin_direction(X, [1.0, -1.0])
+        max_margin_direction(np.array([[1.0, 1.0]]), [1.0, -1.0])
+
+
+def test_equal_margin_direction_gives_equal_margins():
+    X, y = separable_data(4, 7, seed=3)
+    w = equal_margin_direction(X, y)
+    margins = y * (w @ X)
+    np.testing.assert_allclose(margins, margins[0], rtol=1e-12)
 
 
 # --- matrix completion -----------------------------------------------------------------------
@@ -212,32 +189,45 @@ def completion_problem():
     return low_rank_problem(8, 1, 0.5, seed=0)
 
 
+@pytest.mark.parametrize("L", [1, 2, 3])
+def test_model_fisher_ngd_is_the_masked_projection(L):
+    """Ẇ = −P_Ω(W − M) at generic weights (end-to-end velocity from the layer velocities)."""
+    M, mask = low_rank_problem(5, 1, 0.6, seed=0)
+    p = paper.completion_problem(M, mask, L, fisher="model", init_scale=0.8, seed=L)
+    W0 = p.initial_weights()
+    W_dot = paper.end_to_end_velocity(W0, layer_velocities(p, NGD(), W0))
+    W = np.linalg.multi_dot(W0[::-1]) if L > 1 else W0[0]
+    np.testing.assert_allclose(W_dot, -mask * (W - M), atol=1e-12)
+
+
 def test_completion_deep_gd_recovers(completion_problem):
     M, mask = completion_problem
     t = np.concatenate([[0.0], np.logspace(-1, 4, 30)])
-    run = run_completion(M, mask, "gd", 3, t, init_scale=0.1, stop_at=1e-3)
+    run = paper.train_completion(M, mask, 3, "gd", t, init_scale=0.1, stop_at=1e-3)
+    assert run.observed_error[-1] == pytest.approx(1e-3, rel=1e-6)       # stopped by the event
     assert run.recovery_error[-1] < KEREKES_RECOVERED
     assert run.effective_rank[-1] < KEREKES_LOW_RANK_MAX
 
 
 def test_completion_shallow_gd_does_not_recover(completion_problem):
     M, mask = completion_problem
-    run = run_completion(M, mask, "gd", 1, np.array([0.0, 20.0]), init_scale=0.1)
+    run = paper.train_completion(M, mask, 1, "gd", [0.0, 20.0], init_scale=0.1)
     assert run.recovery_error[-1] > KEREKES_NOT_RECOVERED
     assert run.unobserved_change[-1] == 0.0
 
 
 def test_completion_function_space_ngf_fails_to_generalise(completion_problem):
     M, mask = completion_problem
-    run = run_completion(M, mask, "ngf", 3, np.array([0.0, 12.0]), init_scale=0.1, rtol=1e-6)
+    run = paper.train_completion(M, mask, 3, "ngf", [0.0, 12.0], init_scale=0.1)
     assert run.crossing is None
     assert run.recovery_error[-1] > KEREKES_NOT_RECOVERED
     assert run.observed_error[-1] < 1e-4
 
 
 def test_completion_unobserved_entries_never_move_under_function_space_ngf():
-    M, mask = low_rank_problem(6, 1, 0.5, seed=1)
-    run = run_completion(M, mask, "ngf", 3, np.linspace(0.0, 8.0, 5), init_scale=0.5, rtol=1e-10)
+    M, mask = low_rank_problem(6, 1, 0.5, seed=6)
+    run = paper.train_completion(M, mask, 3, "ngf", np.linspace(0.0, 8.0, 5), init_scale=0.5, seed=6,
+                                 method=paper.CLAIM_FLOW)
     assert run.crossing is None
     assert run.unobserved_change.max() <= KEREKES_UNOBSERVED_TOL
     closed = np.where(mask > 0, kerekes_squared(run.t[:, None, None], run.W[0], M), run.W[0])
@@ -246,44 +236,48 @@ def test_completion_unobserved_entries_never_move_under_function_space_ngf():
 
 def test_completion_data_fisher_ngd_moves_unobserved_entries(completion_problem):
     M, mask = completion_problem
-    runs = {L: run_completion(M, mask, "ngd-data", L, np.array([0.0, 12.0]), init_scale=0.1, rtol=1e-6)
-            for L in (1, 3)}
+    runs = {L: paper.train_completion(M, mask, L, "ngd-data", [0.0, 12.0], init_scale=0.1) for L in (1, 3)}
     assert runs[1].unobserved_change[-1] == 0.0           # depth 1: J = I, nothing to move them
     assert runs[3].unobserved_change[-1] > 0.1            # depth 3: they move
     assert runs[3].recovery_error[-1] < runs[1].recovery_error[-1]
 
 
-def test_singular_crossing_is_detected():
+def test_singular_crossing_is_detected_and_where_ngd_leaves_the_flow():
     M, mask = low_rank_problem(6, 1, 0.5, seed=0)
-    W0 = np.linalg.multi_dot(layer_init([6] * 4, 0.5, seed=0)[::-1])
+    W0 = np.linalg.multi_dot(paper.completion_problem(M, mask, 3, init_scale=0.5, seed=0).initial_weights()[::-1])
     s = singular_crossing(M, mask, W0)
     assert s is not None and 0 < s < 1
-    Ws = W0 + s * mask * (M - W0)
-    assert abs(np.linalg.det(Ws)) < 1e-10 * np.prod(np.linalg.svd(W0 + 0 * Ws, compute_uv=False)) + 1e-12
+    assert abs(np.linalg.det(W0 + s * mask * (M - W0))) < 1e-12
 
 
-@pytest.mark.parametrize("L", [2, 3, 4])
-def test_arora_singular_value_dynamics(L):
-    M, mask = low_rank_problem(6, 2, 0.6, seed=1)
-    t = np.concatenate([[0.0], np.logspace(-1, 3, 10)])
-    run = run_completion(M, mask, "gd", L, t, init_scale=0.3, rtol=1e-10, stop_at=1e-4)
-    assert arora_singular_value_check(run) <= KEREKES_ARORA_TOL
+def test_arora_singular_value_dynamics():
+    ev = paper.arora_numeric(True)                       # L = 2, 3, 4 along GD to 1e-4 observed error
+    assert len(ev.measurements) == 3
+    assert all(m.value <= KEREKES_ARORA_TOL for m in ev.measurements), [m.describe() for m in ev.measurements]
 
 
 # --- tanh over-parameterisation ---------------------------------------------------------------
 
 def test_wide_tanh_ngf_follows_function_space_flow():
-    X, y = tanh_task(12, 3, seed=0)
-    run = run_tanh(X, y, 8, np.linspace(0.0, 6.0, 13))
+    X, y = paper.tanh_task(12, 3, seed=0)
+    run = paper.train_tanh(X, y, 8, np.linspace(0.0, 6.0, 13))
     assert run.stopped_at is None and run.deviation <= KEREKES_TANH_TOL
     oracle = kerekes_squared(run.t[:, None], run.f[0], y)
     assert np.max(np.linalg.norm(run.f - oracle, axis=1)) / np.linalg.norm(run.f[0] - y) <= KEREKES_TANH_TOL
 
 
 def test_narrow_tanh_ngf_does_not():
-    X, y = tanh_task(12, 3, seed=0)
-    run = run_tanh(X, y, 1, np.linspace(0.0, 6.0, 13), seed=3)
+    X, y = paper.tanh_task(12, 3, seed=0)
+    run = paper.train_tanh(X, y, 1, np.linspace(0.0, 6.0, 13), seed=3)
     assert run.n_params < run.n and run.deviation > 1e-2
+
+
+def test_stalled_narrow_tanh_run_reports_where():
+    """P = n = 12 (h = 3): the Fisher changes rank on the path; Flow(on_failure="stop") returns what was reached."""
+    X, y = paper.tanh_task(12, 3, seed=0)
+    run = paper.train_tanh(X, y, 3, np.linspace(0.0, 6.0, 13), max_evaluations=3000)
+    assert run.stopped_at is not None and 0 < run.stopped_at < 6 and "budget" in run.stop_reason
+    assert run.t[-1] <= run.stopped_at
 
 
 # --- errors and claims -------------------------------------------------------------------------
@@ -291,25 +285,64 @@ def test_narrow_tanh_ngf_does_not():
 def test_errors_name_the_argument():
     with pytest.raises(LindynError, match="loss"):
         function_space_trajectory("hinge")
-    with pytest.raises(LindynError, match="variant"):
-        run_completion(np.eye(2), np.ones((2, 2)), "adam", 2, [0.0, 1.0])
-    with pytest.raises(LindynError, match="y"):
-        LogisticLoss([1.0, 0.5])
     with pytest.raises(LindynError, match="t"):
         function_space_trajectory("logistic").evaluate([-1.0], m0=0.0)
     with pytest.raises(LindynError, match="params"):
         function_space_trajectory("squared").evaluate([1.0], m0=0.0)
+    with pytest.raises(LindynError, match="observed"):
+        low_rank_problem(6, 1, 1.5)
+    with pytest.raises(LindynError, match="mask"):
+        singular_crossing(np.eye(2), np.ones((3, 3)), np.eye(2))
+    with pytest.raises(LindynError, match="mask"):
+        MaskedSquaredLoss(np.full((2, 2), 0.5))
 
 
 def test_claims_are_well_formed():
-    claims = kerekes_claims()
-    keys = {"name", "source", "statement", "latex", "check", "tolerance", "reason"}
-    assert all(set(c) == keys and callable(c["check"]) for c in claims)
-    assert len({c["name"] for c in claims}) == len(claims)
+    names = [c.name for c in paper.CLAIMS]
+    assert len(names) == 8 and len(set(names)) == 8
+    kinds = {c.name: c.kind for c in paper.CLAIMS}
+    assert [n for n, k in kinds.items() if k == "outcome"] == ["kerekes-equal-margin-direction",
+                                                                "kerekes-completion-outcome"]
+    for c in paper.CLAIMS:
+        assert (c.symbolic is None) == (c.kind == "outcome")
+        assert "Kerekes" in c.source or "Arora" in c.source
 
 
-@pytest.mark.slow
 def test_claims_pass():
-    for c in kerekes_claims():
-        ok, err, detail = c["check"]()
-        assert ok, f"{c['name']}: {detail}"
+    for c in paper.CLAIMS:
+        result = c.check()
+        assert result.passed, result.reason
+
+
+def _wrong(expr_oracle):
+    """An oracle off by a small amount (a typo in the formula)."""
+    return lambda *args: expr_oracle(*args) * sympy.Rational(101, 100)
+
+
+#: For each claim, routes run with a wrong rule or oracle; the claim must then fail.
+BROKEN = {
+    "kerekes-function-space-derivation": dict(numeric=lambda th: paper.reduction_numeric(th, rule=GD())),
+    "kerekes-margin-closed-form": dict(symbolic=lambda th: paper.margin_symbolic(th, oracle=_wrong(paper.paper_margin_expr)),
+                                       numeric=lambda th: paper.margin_numeric(th, rule=GD())),
+    "kerekes-depth-invariance": dict(numeric=lambda th: paper.depth_numeric(th, rule=GD())),
+    "kerekes-equal-margin-direction": dict(numeric=lambda th: paper.direction_outcome(th, rule=GD())),
+    "kerekes-completion-invariant-flow": dict(
+        symbolic=lambda th: paper.completion_flow_symbolic(
+            th, oracle=lambda t, f0, y, obs: paper.paper_squared_expr(t, f0, y)),   # "unobserved move too"
+        numeric=lambda th: paper.completion_flow_numeric(th, rule=NGD(q=sympy.Rational(1, 2)))),
+    "kerekes-completion-outcome": dict(numeric=lambda th: paper.completion_outcome(th, gd_rule=NGD())),
+    "kerekes-arora-singular-values": dict(symbolic=lambda th: paper.arora_symbolic(th, oracle=lambda L, s, g: -L * s * g),
+                                          numeric=lambda th: paper.arora_numeric(th, rule=NGD())),
+    "kerekes-tanh-overparam": dict(symbolic=lambda th: paper.tanh_symbolic(th, oracle=_wrong(paper.paper_squared_expr)),
+                                   numeric=lambda th: paper.tanh_numeric(th, rule=GD())),
+}
+
+
+@pytest.mark.parametrize("name,route", [(n, r) for n, d in BROKEN.items() for r in d], ids=lambda x: str(x))
+def test_each_claim_can_fail(name, route):
+    claim = next(c for c in paper.CLAIMS if c.name == name)
+    broken = dataclasses.replace(claim, **{route: BROKEN[name][route]})
+    result = broken.check()
+    failed = [m for m in (result.symbolic if route == "symbolic" else result.numeric).measurements if not m.passed]
+    assert failed and not result.passed, f"{name}: the {route} route with a wrong rule/oracle still passes"
+    assert not any("raised" in m.label for m in failed), [m.label for m in failed]   # failed by measurement

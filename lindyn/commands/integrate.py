@@ -33,6 +33,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--lr", help="learning rate (time step) > 0 of --method discrete, with max(t)/lr <= 5e7 "
                                      "steps (default 1e-3)")
     parser.add_argument("--dps", help="decimal digits of --method mpmath, 15 <= D <= 200 (default 30)")
+    parser.add_argument("--rtol", help="relative tolerance of --method flow (default 1e-10)")
+    parser.add_argument("--atol", help="absolute tolerance of --method flow (default 1e-12)")
+    parser.add_argument("--solver", default="DOP853", choices=("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA"),
+                        help="scipy solver of --method flow (default DOP853; LSODA for long horizons)")
+    parser.add_argument("--max-evaluations", help="velocity evaluations --method flow may spend (default 1000000)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
 
@@ -51,7 +56,17 @@ def _method(args: argparse.Namespace) -> Any:
         except ValueError:
             raise fail("dps", "an integer in [15, 200]", args.dps) from None
         return HighPrecision(dps=check_int(dps, "dps", minimum=15, maximum=200))
-    return Flow()
+    options: dict[str, Any] = {"solver": args.solver}
+    for name in ("rtol", "atol"):
+        if getattr(args, name) is not None:
+            options[name] = check_real(getattr(args, name), name, positive=True)
+    if args.max_evaluations is not None:
+        try:
+            options["max_evaluations"] = int(args.max_evaluations)
+        except ValueError:
+            raise fail("max-evaluations", "an integer >= 1", args.max_evaluations) from None
+        check_int(options["max_evaluations"], "max-evaluations", minimum=1)
+    return Flow(**options)
 
 
 def run(args: argparse.Namespace) -> int:

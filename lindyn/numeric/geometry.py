@@ -36,7 +36,7 @@ from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 
-from .._chain import chain_products, squared_loss_gradients
+from .._chain import chain_products, end_to_end_velocity, squared_loss_gradients
 from .._checks import fail
 from ._ops import NumpyOps, unvec_layers, vec_layers
 
@@ -223,6 +223,10 @@ class MatrixGeometry:
         gram = LowRankGram(d[:, None] * self.jacobian())
         return gram if self.fisher_route == "efficient" else gram.dense()
 
+    def end_to_end_velocity(self, V: Sequence[Any]) -> Any:
+        """dW/dt = Σ_i B_i V_i A_i for layer velocities V_i (the product rule; deep linear nets)."""
+        return end_to_end_velocity(self.A, self.B, V)
+
     def vec(self, layers: Sequence[Any]) -> np.ndarray:
         """θ = (vec W_1, …, vec W_L), column-major (`vec_layers`)."""
         return vec_layers(layers)
@@ -258,6 +262,9 @@ class VelocityField:
         self.fisher_route = fisher_route
         self.calls = 0
         self._object = not isinstance(self.ops, NumpyOps)
+        starts = np.cumsum([0] + [m * n for m, n in self.shapes])
+        self._slots = tuple((int(starts[i]), m, n) for i, (m, n) in enumerate(self.shapes))
+        self._size = int(starts[-1])
 
     def geometry(self, theta: Any) -> MatrixGeometry:
         """The geometry at θ."""
@@ -282,7 +289,9 @@ class VelocityField:
                 return vec_layers([np.asarray(v, dtype=object) for v in vel]) / self.tau
             return vec_layers([np.asarray(v, dtype=float) for v in vel]) / self.tau
         geo = MatrixGeometry(unvec_layers(theta, self.shapes), self.data, self.ops, self.fisher_route, **self.options)
-        out = np.concatenate([v.T.ravel() for v in self.rule.velocity(geo.grads, geo, self.ops)])
+        out = np.empty(self._size)
+        for v, (start, m, n) in zip(self.rule.velocity(geo.grads, geo, self.ops), self._slots):
+            out[start:start + m * n].reshape(n, m).T[...] = v      # column-major vec, one copy in place
         if self.tau != 1.0:
             out /= self.tau
         return out

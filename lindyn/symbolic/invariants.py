@@ -70,8 +70,10 @@ class Separation:
         if len(good) != 1:
             raise NoModeDecomposition("Argument `rule` has conserved quantities Φ(a_i) − Φ(a_j) with "
                                       f"Φ = {self.Phi} not invertible in closed form")
-        return tidy_powers(sympy.expand_log(good[0].subs(v, y), force=True)).replace(
-            lambda e: isinstance(e, sympy.exp), lambda e: sympy.exp(sympy.expand_log(e.args[0], force=True)))
+        # exp(c ln A − c ln B)/c-style nests: merge the logarithms so that exp(ln X) collapses to X
+        return good[0].subs(v, y).replace(
+            lambda e: isinstance(e, sympy.exp),
+            lambda e: sympy.exp(sympy.logcombine(sympy.expand(e.args[0]), force=True)))
 
 
 def _free_of(expr: sympy.Expr, symbols: Any) -> bool:

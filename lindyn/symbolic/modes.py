@@ -197,6 +197,8 @@ def balanced_mode_ode(velocities: tuple[sympy.Expr, ...], sym: ModeSymbols, lam:
     rhs = sympy.factor_terms(tidy_powers(rhs))
     form = identify_power_form(rhs, u, sym.s, lam)
     if form is None:
+        if rhs.is_rational_function(u):     # e.g. damped K-FAC: u(s − u)/(u + 1), signs tidied
+            rhs = sympy.factor(rhs, u)
         return ModeODE(rhs=rhs, c=None, g=None)
     c, g = form
     return ModeODE(rhs=c * u ** g * (sym.s - lam * u), c=c, g=g)

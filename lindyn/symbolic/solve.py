@@ -1,4 +1,9 @@
-"""Solutions of the mode ODE in their honest form: explicit, implicit or quadrature (sympy only).
+"""One derivation, rule → velocities → mode ODE → separation → solution (sympy only).
+
+`derive_mode` runs the pipeline once and returns a frozen `Derivation`; every later step receives
+what the earlier ones derived (no step re-enters from the rule). The solution is a typed variant:
+`Explicit` (u(t), t(u), Möbius plan), `Implicit` (t(u) closed, inverse plan) or `Quadrature`
+(the exact integral, with its per-layer plans).
 
 Balanced mode τ u̇ = c u^g (s − λu). With w = λu/s and t̃ = κt, κ = c λ^{1−g} s^g/τ, every such ODE
 is the universal dw/dt̃ = w^g (1 − w), so t̃ = G(w) − G(w0) with G' = 1/(w^g (1 − w)):
@@ -15,6 +20,8 @@ is the universal dw/dt̃ = w^g (1 − w), so t̃ = G(w) − G(w0) with G' = 1/(w
   (x^a − 1)/a → ln x (a → 0), so one G holds for every g, including the logistic (g = 1) and the
   exponential (g = 0) rows: G = bc(w, 1−g) + w^{2−g}/(2−g) ₂F₁(1, 2−g; 3−g; w), resp.
   −bc(w, −g) + w^{−1−g}/(1+g) ₂F₁(1, 1+g; 2+g; 1/w), with bc(x, a) = (x^a − 1)/a.
+* a balanced ODE of another shape (damped K-FAC, user rules) with τ/f(u) rational in u and a simple
+  root at u* = s/λ is integrated by partial fractions (implicit t(u)); otherwise t = τ ∫ du/f(u).
 
 Unbalanced modes are reduced through the derived conserved quantities (`invariants.py`): when u̇
 depends on u alone the balanced solution holds with u0 = ∏ a_i(0); at L = 2 the gains are solved
@@ -22,35 +29,34 @@ for in terms of u (a^n − (u/a)^n = C is quadratic in a^n) and τ/f(u) = R(u, �
 by Euler's substitution √Q = z − √α u and partial fractions (`ratint`); otherwise the mode is the
 exact quadrature t = τ ∫ da_1/ȧ_1 along the conserved curves a_i = Φ⁻¹(Φ(a_1) + C_i).
 
->>> from lindyn.symbolic.modes import mode_symbols, balanced_mode_ode
 >>> from lindyn.rules import GD
->>> sym = mode_symbols(2)
->>> sol = solve_balanced(balanced_mode_ode(GD(), sym), sym)
->>> sol.form
+>>> derive_mode(GD(), 2).solution.form
 'explicit'
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Union
 
 import sympy
 from sympy.integrals.rationaltools import ratint
 
 from .._checks import NoModeDecomposition
-from .invariants import _separate
-from .modes import ModeODE, ModeSymbols, _balanced, _tidy, _velocities, mode_symbols
+from .invariants import Separation, separate_velocities
+from .modes import ModeODE, ModeSymbols, balanced_mode_ode, layer_velocities, mode_symbols, tidy_powers
 
-__all__ = ["Antiderivative", "NumericPlan", "Solution", "universal_antiderivative", "solve_balanced",
-           "solve_unbalanced", "boxcox", "W", "W0", "V"]
+__all__ = ["Antiderivative", "MobiusPlan", "InversePlan", "QuadraturePlan", "Reduction", "Explicit", "Implicit",
+           "Quadrature", "Solution", "Derivation", "derive_mode", "universal_antiderivative", "solve_balanced",
+           "solve_unbalanced", "boxcox", "W", "W0", "V", "X"]
 
 Form = Literal["explicit", "implicit", "quadrature"]
 
-#: The universal variables: w = λu/s, w0 = λu0/s, v = w^{1/k}.
+#: The universal variables: w = λu/s, w0 = λu0/s, v = w^{1/k}; x: the variable of a quadrature.
 W = sympy.Symbol("w", positive=True)
 W0 = sympy.Symbol("w_0", positive=True)
 V = sympy.Symbol("v", positive=True)
+X = sympy.Symbol("x", positive=True)
 _E = sympy.Symbol("E", positive=True)
 
 
@@ -105,7 +111,8 @@ class Antiderivative:
     terms: tuple[_Term, ...] | None
     hyper: sympy.Expr | None = None
 
-    def _at(self, v: sympy.Expr, absolute: bool) -> sympy.Expr:
+    def at(self, v: sympy.Expr, absolute: bool) -> sympy.Expr:
+        """G as a function of v = w^{1/k} (rational g; logarithms of |A(v)| when `absolute`)."""
         out = sympy.S.Zero
         for t in self.terms or ():
             a = t.arg.subs(V, v)
@@ -121,7 +128,7 @@ class Antiderivative:
         """G(w) for numerical evaluation (logarithms of absolute values; valid for w < 1 and w > 1)."""
         if self.hyper is not None:
             return self.hyper.subs(W, w)
-        return self._at(w ** sympy.Rational(1, self.k), absolute=True)
+        return self.at(w ** sympy.Rational(1, self.k), absolute=True)
 
     def difference(self, w: sympy.Expr = W, w0: sympy.Expr = W0) -> sympy.Expr:
         """t̃ = G(w) − G(w0), logarithms merged as ln[A(v)/A(v0)] (no absolute values needed)."""
@@ -196,42 +203,132 @@ def universal_antiderivative(g: sympy.Expr) -> Antiderivative:
     return Antiderivative(g=g, k=None, terms=None, hyper=sympy.Piecewise((below, W < 1), (above, True)))
 
 
-@dataclass(frozen=True)
-class NumericPlan:
-    """What the numeric side needs, as sympy expressions to lambdify.
+# ---------------------------------------------------------------- numeric plans and solution variants
 
-    kind "mobius": w = ((P0 + P1 E)/(Q0 + Q1 E))^k, E = e^{−rate·t}, coefficients in w0.
-    kind "inverse": t̃ = G(w) − G(w0) inverted by bracketed Newton; dw/dt̃ = slope(w); t̃ = rate·t.
-    kind "quadrature": τ dx/dt = xdot(x) for x = a_1, u = u_of_x(x), x(0) = x0.
-    Parameters are the symbols listed in `params` (besides w, w0, x).
+@dataclass(frozen=True)
+class MobiusPlan:
+    """w = ((P0 + P1 E)/(Q0 + Q1 E))^k, E = e^{−rate·t}; coefficients in w0 = λu0/s (and P0 + P1, Q0 + Q1
+    summed exactly, so that floats never cancel them)."""
+
+    rate: sympy.Expr
+    k: int
+    coefficients: tuple[sympy.Expr, ...]
+
+
+@dataclass(frozen=True)
+class InversePlan:
+    """t̃ = G(w) − G(w0) with dw/dt̃ = slope(w), t̃ = rate·t, inverted by bracketed Newton.
+
+    For rational g = p/k, `G_v` and `slope_v` are the same in v = w^{1/k} (integer powers only: cheaper).
     """
 
-    kind: str
     rate: sympy.Expr
+    G: sympy.Expr
+    slope: sympy.Expr
     k: int = 1
-    coefficients: tuple[sympy.Expr, ...] = ()
-    G: sympy.Expr | None = None
-    slope: sympy.Expr | None = None
-    G_v: sympy.Expr | None = None        # G and slope in v = w^{1/k} (integer powers only: cheaper)
+    G_v: sympy.Expr | None = None
     slope_v: sympy.Expr | None = None
-    xdot: sympy.Expr | None = None
-    u_of_x: sympy.Expr | None = None
-    x0: sympy.Expr | None = None
-    params: tuple[sympy.Symbol, ...] = ()
 
 
 @dataclass(frozen=True)
-class Solution:
-    """A solved mode: its form, u(t) when explicit, t(u) when closed, and the numeric plan."""
+class QuadraturePlan:
+    """τ dx/dt = xdot(x), u = u_of_x(x): x = u (layer None, x(0) = u0) or x = a_{layer+1} (x(0) = its gain)."""
 
-    form: Form
-    u: sympy.Expr | None
-    t_of_u: sympy.Expr | None
-    plan: NumericPlan
+    xdot: sympy.Expr
+    u_of_x: sympy.Expr
+    layer: int | None = None
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """How an unbalanced mode became one ODE.
+
+    Attributes:
+        u0: u(0) = ∏ a_i(0).
+        route: "balanced" (u̇ depends on u alone: the balanced solution with this u0), "closed" (L = 2:
+            the gains solved for in terms of u through the conserved quantity) or "quadrature"
+            (τ da_1/dt along the conserved curves).
+        conserved_value: C = Φ(a_1(0)) − Φ(a_2(0)) of the closed route.
+        gains_on_curve: a_1..a_L as functions of a_1 on the conserved curves (quadrature route).
+    """
+
+    u0: sympy.Expr
+    route: Literal["balanced", "closed", "quadrature"]
+    conserved_value: sympy.Expr | None = None
+    gains_on_curve: tuple[sympy.Expr, ...] = ()
+
+
+@dataclass(frozen=True)
+class Explicit:
+    """u(t) in closed form (and t(u)); τ (d variable/dt) = rhs."""
+
+    form: ClassVar[Form] = "explicit"
+    u: sympy.Expr
+    t_of_u: sympy.Expr
+    plan: MobiusPlan
+    rhs: sympy.Expr
+    variable: sympy.Symbol
     c: sympy.Expr | None = None
     g: sympy.Expr | None = None
-    ode_rhs: sympy.Expr | None = None
-    reduced: dict[str, Any] = field(default_factory=dict)
+    reduction: Reduction | None = None
+
+    def expressions(self) -> tuple[Any, ...]:
+        """Every sympy expression carried (to read off free parameters)."""
+        return (self.u, self.t_of_u, self.rhs, self.plan.rate, *self.plan.coefficients)
+
+
+@dataclass(frozen=True)
+class Implicit:
+    """t(u) in closed form, inverted numerically; τ u̇ = rhs(u)."""
+
+    form: ClassVar[Form] = "implicit"
+    t_of_u: sympy.Expr
+    plan: InversePlan
+    rhs: sympy.Expr
+    variable: sympy.Symbol
+    c: sympy.Expr | None = None
+    g: sympy.Expr | None = None
+    reduction: Reduction | None = None
+
+    @property
+    def u(self) -> None:
+        """No closed u(t)."""
+        return None
+
+    def expressions(self) -> tuple[Any, ...]:
+        """Every sympy expression carried (to read off free parameters)."""
+        p = self.plan
+        return (self.t_of_u, self.rhs, p.rate, p.G, p.slope, p.G_v, p.slope_v)
+
+
+@dataclass(frozen=True)
+class Quadrature:
+    """The exact quadrature t = τ ∫ dx/ẋ (a sympy Integral) and its plans, one per reference layer.
+
+    τ (d variable/dt) = rhs: variable u (balanced, or unbalanced L = 2 without a closed integral) or a_1.
+    """
+
+    form: ClassVar[Form] = "quadrature"
+    t_of_u: sympy.Expr
+    plans: tuple[QuadraturePlan, ...]
+    rhs: sympy.Expr
+    variable: sympy.Symbol
+    c: sympy.Expr | None = None
+    g: sympy.Expr | None = None
+    reduction: Reduction | None = None
+
+    @property
+    def u(self) -> None:
+        """No closed u(t)."""
+        return None
+
+    def expressions(self) -> tuple[Any, ...]:
+        """Every sympy expression carried (to read off free parameters)."""
+        return (self.t_of_u, self.rhs, *(e for p in self.plans for e in (p.xdot, p.u_of_x)))
+
+
+#: A solved mode: one of the three variants.
+Solution = Union[Explicit, Implicit, Quadrature]
 
 
 def _single_log(G: Antiderivative) -> tuple[sympy.Expr, sympy.Expr, sympy.Expr] | None:
@@ -272,14 +369,15 @@ def _explicit(G: Antiderivative) -> tuple[sympy.Expr, tuple[sympy.Expr, ...]] | 
     return 1 / abs(a), tuple(sympy.simplify(x) for x in (P0, P1, Q0, Q1))
 
 
-@lru_cache(maxsize=512)
-def _solve_power(c: sympy.Expr, g: sympy.Expr, depth: int) -> Solution:
-    sym = mode_symbols(depth)
-    s, lam, tau, t, u, u0 = sym.s, sym.lam, sym.tau, sym.t, sym.u, sym.u0
+# ---------------------------------------------------------------- balanced modes
+
+def _solve_power(c: sympy.Expr, g: sympy.Expr, sym: ModeSymbols, lam: sympy.Expr) -> Explicit | Implicit:
+    """τ u̇ = c u^g (s − λu) through the universal antiderivative G."""
+    s, tau, t, u, u0 = sym.s, sym.tau, sym.t, sym.u, sym.u0
     kappa = c * lam ** (1 - g) * s ** g / tau
     G = universal_antiderivative(g)
     scaled = {W: lam * u / s, W0: lam * u0 / s}
-    t_of_u = _tidy(1 / kappa) * G.difference().subs(scaled)
+    t_of_u = tidy_powers(1 / kappa) * G.difference().subs(scaled)
     rhs = c * u ** g * (s - lam * u)
     inv = _explicit(G) if G.terms is not None else None
     if inv is not None:
@@ -288,46 +386,79 @@ def _solve_power(c: sympy.Expr, g: sympy.Expr, depth: int) -> Solution:
         v = (P0 + P1 * E) / (Q0 + Q1 * E)
         u_t = (s / lam) * (v ** G.k).subs(W0, lam * u0 / s)
         sums = (sympy.simplify(P0 + P1), sympy.simplify(Q0 + Q1))   # exact: no cancellation in floats
-        plan = NumericPlan("mobius", rate=rate_factor * kappa, k=G.k, coefficients=(P0, P1, Q0, Q1) + sums)
-        return Solution("explicit", u_t, t_of_u, plan, c=c, g=g, ode_rhs=rhs)
+        plan = MobiusPlan(rate=rate_factor * kappa, k=G.k, coefficients=(P0, P1, Q0, Q1) + sums)
+        return Explicit(u=u_t, t_of_u=t_of_u, plan=plan, rhs=rhs, variable=u, c=c, g=g)
     if G.terms is not None:
-        plan = NumericPlan("inverse", rate=kappa, k=G.k, G=G.G(), slope=W ** g * (1 - W),
-                           G_v=G._at(V, absolute=True), slope_v=V ** int(g.p) * (1 - V ** G.k))
+        iplan = InversePlan(rate=kappa, G=G.G(), slope=W ** g * (1 - W), k=G.k, G_v=G.at(V, absolute=True),
+                            slope_v=V ** int(g.p) * (1 - V ** G.k))
     else:
-        plan = NumericPlan("inverse", rate=kappa, G=G.G(), slope=W ** g * (1 - W))
-    return Solution("implicit", None, t_of_u, plan, c=c, g=g, ode_rhs=rhs)
+        iplan = InversePlan(rate=kappa, G=G.G(), slope=W ** g * (1 - W))
+    return Implicit(t_of_u=t_of_u, plan=iplan, rhs=rhs, variable=u, c=c, g=g)
 
 
-def solve_balanced(ode: ModeODE, sym: ModeSymbols) -> Solution:
-    """Solve the balanced mode ODE τ u̇ = c u^g (s − λu) in its honest form.
+def solve_balanced(ode: ModeODE, sym: ModeSymbols, lam: Any = None) -> Solution:
+    """Solve the balanced mode ODE τ u̇ = f(u) in its honest form.
 
     Args:
-        ode: the derived `ModeODE` (its c and g must be known).
+        ode: the derived `ModeODE`.
         sym: the mode's symbols.
+        lam: the λ of the derivation (default the symbol λ).
 
     Returns:
-        `Solution` with form "explicit" (u(t) and t(u)) or "implicit" (t(u) in closed form); a
-        right-hand side of another shape (user rules) gives the exact quadrature t = τ ∫ du/f(u).
+        `Explicit` (u(t) and t(u)) or `Implicit` (t(u) in closed form) for f = c u^g (s − λu), and for
+        f of another shape whose τ/f is rational with a simple root at s/λ (partial fractions);
+        otherwise `Quadrature`, the exact t = τ ∫ du/f(u).
 
-    >>> from lindyn.symbolic.modes import mode_symbols, balanced_mode_ode
     >>> from lindyn.rules import GD
     >>> sym = mode_symbols(3)
-    >>> solve_balanced(balanced_mode_ode(GD(), sym), sym).form
+    >>> solve_balanced(balanced_mode_ode(layer_velocities(GD(), sym), sym), sym).form
     'implicit'
     """
     # === check arguments
+    lam = sym.lam if lam is None else lam
     if ode.c is None or ode.g is None:
-        return _solve_general(ode.rhs, sym)
-    return _solve_power(ode.c, ode.g, sym.depth)
+        return _solve_general(ode.rhs, sym, lam)
+    return _solve_power(ode.c, ode.g, sym, lam)
 
 
-def _solve_general(rhs: sympy.Expr, sym: ModeSymbols) -> Solution:
-    """τ u̇ = f(u) of another shape: the exact quadrature t = τ ∫ du/f(u)."""
-    u, x = sym.u, sympy.Symbol("x", positive=True)
-    t_of_u = sym.tau * sympy.Integral(1 / rhs.subs(u, x), (x, sym.u0, u))
-    plan = NumericPlan("quadrature", rate=1 / sym.tau, xdot=rhs.subs(u, x), u_of_x=x, x0=sym.u0,
-                       params=(sym.s, sym.lam))
-    return Solution("quadrature", None, t_of_u, plan, ode_rhs=rhs)
+def _partial_fraction_integral(f: sympy.Expr, u: sympy.Symbol) -> sympy.Expr | None:
+    """∫ f du for f rational in u by partial fractions over linear factors; None otherwise."""
+    # algebraic coefficients free of u (e.g. √γ of a damping) as plain symbols, so `apart` splits
+    alg = {p: sympy.Dummy(positive=True) for p in f.atoms(sympy.Pow) if not p.exp.is_Integer and not p.has(u)}
+    back = {v: k for k, v in alg.items()}
+    g = f.xreplace(alg)
+    if not g.is_rational_function(u):
+        return None
+    out = sympy.S.Zero
+    for term in sympy.Add.make_args(sympy.apart(sympy.cancel(g), u)):
+        coef, rest = term.as_independent(u, as_Add=False)
+        if rest.is_polynomial(u):
+            out += coef * sympy.integrate(rest, u)
+            continue
+        base, exp = rest.as_base_exp()
+        if not (exp.is_Integer and exp < 0 and sympy.Poly(base, u).degree() == 1):
+            return None
+        alpha = sympy.Poly(base, u).LC()
+        out += coef * (sympy.log(base) / alpha if exp == -1 else base ** (exp + 1) / (alpha * (exp + 1)))
+    return out.xreplace(back)
+
+
+def _solve_general(rhs: sympy.Expr, sym: ModeSymbols, lam: sympy.Expr) -> Implicit | Quadrature:
+    """τ u̇ = f(u) of another shape: closed t(u) when τ/f is rational with a simple root at s/λ."""
+    u, s, tau = sym.u, sym.s, sym.tau
+    fixed = s / lam
+    # a simple root at u* means an exponential approach, as the inverse evaluator assumes
+    at_fixed = sympy.simplify(rhs.subs(u, fixed))
+    slope_at = sympy.simplify(sympy.diff(rhs, u).subs(u, fixed))
+    F = _partial_fraction_integral(1 / rhs, u) if at_fixed == 0 and slope_at.is_zero is not True \
+        and slope_at != 0 else None
+    if F is not None and not F.has(sympy.RootSum, sympy.Integral):
+        t_of_u = tau * _log_difference(F, u, sym.u0)
+        G = F.replace(sympy.log, lambda e: sympy.log(sympy.Abs(e))).subs(u, s * W / lam)
+        plan = InversePlan(rate=1 / tau, G=G, slope=(lam / s) * rhs.subs(u, s * W / lam))
+        return Implicit(t_of_u=t_of_u, plan=plan, rhs=rhs, variable=u)
+    t_of_u = tau * sympy.Integral(1 / rhs.subs(u, X), (X, sym.u0, u))
+    return Quadrature(t_of_u=t_of_u, plans=(QuadraturePlan(xdot=rhs.subs(u, X), u_of_x=X),), rhs=rhs, variable=u)
 
 
 # ---------------------------------------------------------------- unbalanced modes
@@ -384,117 +515,198 @@ def _euler_integral(integrand: sympy.Expr, u: sympy.Symbol) -> tuple[sympy.Expr,
     return sympy.simplify(F), z, sympy.sqrt(Q) + ra * u
 
 
-@lru_cache(maxsize=256)
-def _solve_unbalanced(rule: Any, depth: int) -> Solution:
-    sym = mode_symbols(depth)
-    a, a0, s, lam, tau, u, u0 = sym.gains, sym.gains0, sym.s, sym.lam, sym.tau, sym.u, sym.u0
-    ode = _balanced(rule, depth)
-    vel = _velocities(rule, depth)
-    prod = sympy.Mul(*a)
-    prod0 = sympy.Mul(*a0)
-    udot = sum(prod / a[i] * vel[i] for i in range(depth))
-    # 1. Does u̇ depend on u alone (NGD, block q = 1, per-layer NG)?  Then the balanced solution holds.
-    if ode.c is not None:
-        diff = udot - ode.rhs.subs(u, prod)
-        trial = {x: sympy.Rational(3 + 2 * i, 7 + i) for i, x in enumerate(a)}
-        trial.update({s: sympy.Rational(5, 3), lam: sympy.Rational(7, 5)})
-        trial.update({x: sympy.Rational(1, 3) for x in diff.free_symbols if x not in trial})
-        if abs(sympy.N(diff.subs(trial), 30)) < 1e-25 and sympy.simplify(_tidy(sympy.cancel(diff))) == 0:
-            bal = _solve_power(ode.c, ode.g, depth)
-            sub = {u0: prod0}
-            plan = bal.plan
-            return Solution(bal.form, None if bal.u is None else bal.u.subs(sub), bal.t_of_u.subs(sub), plan,
-                            c=bal.c, g=bal.g, ode_rhs=bal.ode_rhs, reduced={"u0": prod0, "same_as_balanced": True})
-    sep = _separate(rule, depth)
-    if sep is None or sep.power is None:
-        raise NoModeDecomposition(
-            f"Argument `rule` ({getattr(rule, 'name', rule)!r}) does not reduce an unbalanced mode to one ODE "
-            "(its layer velocities do not separate as h·k(a_i)); use lindyn.integrate.")
-    n = sep.power
-    x = sep.x
-    # Conserved: Φ(a_i) − Φ(a_1) = C_i, so a_i = Φ⁻¹(Φ(a_1) + C_i): one ODE in a_1.
-    Phi = sep.Phi
-    C = [Phi.subs(x, a0[i]) - Phi.subs(x, a0[0]) for i in range(depth)]
-    a_of_x = [x] + [_tidy(sep.inverse_Phi(Phi + C[i])) for i in range(1, depth)]
-    on_curve = dict(zip(a, a_of_x))
-    xdot = _tidy(vel[0].subs(on_curve))
-    u_of_x = sympy.Mul(*a_of_x)
-    reduced = {"variable": a[0], "gains_on_curve": tuple(e.subs(x, a[0]) for e in a_of_x), "u0": prod0}
-    t_quad = tau * sympy.Integral(1 / xdot, (x, a0[0], a[0]))
-    plan_q = NumericPlan("quadrature", rate=1 / tau, xdot=xdot, u_of_x=u_of_x, x0=a0[0],
-                         params=(s, lam) + tuple(a0))
-    # The same quadrature with layer r as the variable, for each r: numerically the layer with the
-    # smallest initial gain is used, so that every a_i^n = x^n + (a_i(0)^n − a_r(0)^n) adds a
-    # non-negative constant (a_1 as the variable would cancel when a_1 is the largest gain).
-    by_layer = []
-    for r in range(depth):
-        Cr = [Phi.subs(x, a0[i]) - Phi.subs(x, a0[r]) for i in range(depth)]
-        a_r = [x if i == r else _tidy(sep.inverse_Phi(Phi + Cr[i])) for i in range(depth)]
-        by_layer.append(NumericPlan("quadrature", rate=1 / tau, xdot=_tidy(vel[r].subs(dict(zip(a, a_r)))),
-                                    u_of_x=sympy.Mul(*a_r), x0=a0[r], params=(s, lam) + tuple(a0)))
-    reduced["plans_by_layer"] = tuple(by_layer)
-    if depth == 2 and n != 0 and n.is_number:
-        # a^n − (u/a)^n = C  ⇒  a^n = (C + √(C² + 4u^n))/2; then τ u̇ = f(u) with f from the chain rule.
-        Cs = sympy.Symbol("C", real=True)          # the conserved a_1^n − a_2^n
-        an = (Cs + sympy.sqrt(Cs ** 2 + 4 * u ** n)) / 2
-        a1 = an ** (1 / n)
-        f = _tidy(udot.subs({a[0]: a1, a[1]: u / a1}))
-        # Euler's substitution needs f = R(u, √Q(u)): only integer and half-integer powers of u-terms
-        # (anything else, e.g. NGD^q's |J|^{−2q}, is left as the exact quadrature).
-        halfint = all((p.exp * 2).is_Integer for p in f.atoms(sympy.Pow) if p.base.has(u))
-        halfint = halfint and sympy.count_ops(f) <= 60   # keep derivation fast; else quadrature
-        found = None
-        if halfint:
-            try:
-                f = sympy.factor_terms(sympy.cancel(sympy.radsimp(f)))
-                found = _euler_integral(sympy.cancel(tau / f), u)
-            except (sympy.PolynomialError, NotImplementedError, ZeroDivisionError):
-                found = None
-        C_value = a0[0] ** n - a0[1] ** n
-        if found is not None:
-            F, z, z_of_u = found
-            f = sympy.factor_terms(f)
-            t_of_u = _log_difference(F, z, z_of_u.subs(u, u0)).subs(z, z_of_u)
-            sub = {Cs: C_value, u0: prod0}
-            G = F.replace(sympy.log, lambda e: sympy.log(sympy.Abs(e))).subs(z, z_of_u).subs(u, s * W / lam)
-            slope = (lam / s) * f.subs(u, s * W / lam)   # dw/dt · τ
-            plan = NumericPlan("inverse", rate=1 / tau, G=(G / tau).subs(Cs, C_value),
-                               slope=slope.subs(Cs, C_value), params=(s, lam) + tuple(a0))
-            return Solution("implicit", None, t_of_u.subs(sub), plan, ode_rhs=f.subs(Cs, C_value),
-                            reduced={**reduced, "C": C_value, "ode_in_u": f.subs(Cs, C_value)})
-        if halfint:
-            reduced["ode_in_u"] = f.subs(Cs, C_value)
-    return Solution("quadrature", None, t_quad, plan_q, ode_rhs=None, reduced=reduced)
+def _same_as_balanced(udot: sympy.Expr, ode: ModeODE, sym: ModeSymbols) -> bool:
+    """Does τ u̇ (from all layers) equal the balanced f(u) at u = ∏ a_i for every gain?"""
+    diff = udot - ode.rhs.subs(sym.u, sympy.Mul(*sym.gains))
+    trial = {x: sympy.Rational(3 + 2 * i, 7 + i) for i, x in enumerate(sym.gains)}
+    trial.update({sym.s: sympy.Rational(5, 3), sym.lam: sympy.Rational(7, 5)})
+    trial.update({x: sympy.Rational(1, 3) for x in diff.free_symbols if x not in trial})
+    # a cheap 30-digit screen first; the exact check only when it passes
+    return abs(sympy.N(diff.subs(trial), 30)) < 1e-25 and sympy.simplify(tidy_powers(sympy.cancel(diff))) == 0
 
 
-def solve_unbalanced(rule: Any, sym: ModeSymbols) -> Solution:
-    """Solve an unbalanced aligned mode (gains a_1(0)..a_L(0)) through its conserved quantities.
+def solve_unbalanced(velocities: tuple[sympy.Expr, ...], ode: ModeODE, sep: Separation | None,
+                     sym: ModeSymbols, lam: Any = None) -> Solution:
+    """Solve an unbalanced aligned mode (gains a_1(0)..a_L(0)) from its derived velocities and separation.
 
     Args:
-        rule: a hashable learning rule.
+        velocities: (τ ȧ_1, …, τ ȧ_L) from `layer_velocities`.
+        ode: the balanced `ModeODE` of the same velocities.
+        sep: their `Separation` (None when they do not separate).
         sym: the mode's symbols (depth L).
+        lam: the λ of the derivation (default the symbol λ).
 
     Returns:
-        `Solution`: the balanced form when u̇ depends on u alone, a closed t(u) at L = 2 when the
-        integral is elementary, otherwise the exact quadrature t = τ ∫ da_1/ȧ_1.
+        The balanced form when u̇ depends on u alone (u0 = ∏ a_i(0)); at L = 2 a closed t(u) when the
+        integral is elementary; otherwise the exact quadrature t = τ ∫ da_1/ȧ_1 (`Quadrature`).
 
     Raises:
         NoModeDecomposition: when the layer velocities do not separate.
 
     >>> from lindyn.rules import GD
-    >>> solve_unbalanced(GD(), mode_symbols(2)).form
+    >>> sym = mode_symbols(2)
+    >>> vel = layer_velocities(GD(), sym)
+    >>> solve_unbalanced(vel, balanced_mode_ode(vel, sym), separate_velocities(vel, sym), sym).form
     'implicit'
     """
     # === check arguments
-    if sym.depth == 1:
-        return _solve_unbalanced_l1(rule)
-    return _solve_unbalanced(rule, sym.depth)
+    lam = sym.lam if lam is None else lam
+    a, a0, s, tau, u, u0 = sym.gains, sym.gains0, sym.s, sym.tau, sym.u, sym.u0
+    depth = sym.depth
+    prod0 = sympy.Mul(*a0)
+    udot = sum(sympy.Mul(*a) / a[i] * velocities[i] for i in range(depth))
+    # 1. u̇ depends on u alone (L = 1, NGD, block q = 1, per-layer NG): the balanced solution holds.
+    if depth == 1 or _same_as_balanced(udot, ode, sym):
+        bal = solve_balanced(ode, sym, lam)
+        sub = {u0: prod0}
+        extra = {"u": bal.u.subs(sub)} if isinstance(bal, Explicit) else {}
+        return replace(bal, t_of_u=bal.t_of_u.subs(sub), reduction=Reduction(u0=prod0, route="balanced"), **extra)
+    if sep is None:
+        raise NoModeDecomposition("Argument `rule` does not reduce an unbalanced mode to one ODE "
+                                  "(its layer velocities do not separate as h·k(a_i))")
+    n, x, Phi = sep.power, sep.x, sep.Phi
+    # Conserved: Φ(a_i) − Φ(a_r) = C_i, so a_i = Φ⁻¹(Φ(a_r) + C_i): one ODE in a_r, for each layer r.
+    # Numerically the layer with the smallest initial gain is the variable, so that every
+    # a_i^n = x^n + (a_i(0)^n − a_r(0)^n) adds a non-negative constant (no cancellation).
+    plans = []
+    for r in range(depth):
+        a_r = [x if i == r else tidy_powers(sep.inverse_Phi(Phi + Phi.subs(x, a0[i]) - Phi.subs(x, a0[r])))
+               for i in range(depth)]
+        plans.append(QuadraturePlan(xdot=tidy_powers(velocities[r].subs(dict(zip(a, a_r)))),
+                                    u_of_x=sympy.Mul(*a_r), layer=r))
+    on_curve = tuple(tidy_powers(sep.inverse_Phi(Phi + Phi.subs(x, a0[i]) - Phi.subs(x, a0[0]))).subs(x, a[0])
+                     if i else a[0] for i in range(depth))
+    rhs_a1 = plans[0].xdot.subs(x, a[0])
+    quad = Quadrature(t_of_u=tau * sympy.Integral(1 / plans[0].xdot, (x, a0[0], a[0])), plans=tuple(plans),
+                      rhs=rhs_a1, variable=a[0],
+                      reduction=Reduction(u0=prod0, route="quadrature", gains_on_curve=on_curve))
+    if not (depth == 2 and n is not None and n != 0 and n.is_number):
+        return quad
+    # L = 2: a^n − (u/a)^n = C  ⇒  a^n = (C + √(C² + 4u^n))/2; then τ u̇ = f(u) by the chain rule.
+    Cs = sympy.Symbol("C", real=True)          # the conserved a_1^n − a_2^n
+    an = (Cs + sympy.sqrt(Cs ** 2 + 4 * u ** n)) / 2
+    a1 = an ** (1 / n)
+    f = tidy_powers(udot.subs({a[0]: a1, a[1]: u / a1}))
+    C_value = a0[0] ** n - a0[1] ** n
+    # Euler's substitution needs f = R(u, √Q(u)): only integer and half-integer powers of u-terms
+    # (anything else, e.g. NGD^q's |J|^{−2q}, is left as the exact quadrature).
+    halfint = all((p.exp * 2).is_Integer for p in f.atoms(sympy.Pow) if p.base.has(u))
+    if not halfint or sympy.count_ops(f) > 60:     # keep the derivation fast; else quadrature
+        return quad
+    try:
+        f = sympy.factor_terms(sympy.cancel(sympy.radsimp(f)))
+        found = _euler_integral(sympy.cancel(tau / f), u)
+    except (sympy.PolynomialError, NotImplementedError, ZeroDivisionError):
+        found = None
+    f_u = f.subs(Cs, C_value)
+    if found is None:      # the ODE in u is still the plainer statement
+        return replace(quad, rhs=f_u, variable=u)
+    F, z, z_of_u = found
+    t_of_u = _log_difference(F, z, z_of_u.subs(u, u0)).subs(z, z_of_u)
+    G = F.replace(sympy.log, lambda e: sympy.log(sympy.Abs(e))).subs(z, z_of_u).subs(u, s * W / lam)
+    slope = (lam / s) * f.subs(u, s * W / lam)   # dw/dt · τ
+    plan = InversePlan(rate=1 / tau, G=(G / tau).subs(Cs, C_value), slope=slope.subs(Cs, C_value))
+    return Implicit(t_of_u=t_of_u.subs({Cs: C_value, u0: prod0}), plan=plan, rhs=f_u, variable=u,
+                    reduction=Reduction(u0=prod0, route="closed", conserved_value=C_value))
 
 
-def _solve_unbalanced_l1(rule: Any) -> Solution:
-    ode = _balanced(rule, 1)
-    sym = mode_symbols(1)
-    sol = solve_balanced(ode, sym)
-    sub = {sym.u0: sym.gains0[0]}
-    return Solution(sol.form, None if sol.u is None else sol.u.subs(sub), sol.t_of_u.subs(sub), sol.plan,
-                    c=sol.c, g=sol.g, ode_rhs=sol.ode_rhs, reduced={"u0": sym.gains0[0], "same_as_balanced": True})
+# ---------------------------------------------------------------- the pipeline
+
+@dataclass(frozen=True)
+class Derivation:
+    """One mode's derivation, built once: velocities → mode ODE → separation → solution.
+
+    Attributes:
+        rule: the learning rule.
+        symbols: the mode's `ModeSymbols`.
+        gains: "balanced" or "unbalanced".
+        lam: the input variance λ the derivation used (a positive number or a symbol).
+        velocities: τ ȧ_i for each layer, from `rule.velocity` on the per-mode geometry.
+        ode: the balanced mode ODE τ u̇ = f(u) (with c, g when f = c u^g (s − λu)).
+        separation: τ ȧ_i = h·k(a_i) and its conserved quantities (None when they do not separate).
+        solution: `Explicit`, `Implicit` or `Quadrature`.
+    """
+
+    rule: Any
+    symbols: ModeSymbols
+    gains: Literal["balanced", "unbalanced"]
+    lam: sympy.Expr
+    velocities: tuple[sympy.Expr, ...]
+    ode: ModeODE
+    separation: Separation | None
+    solution: Solution
+
+    @property
+    def conserved(self) -> tuple[sympy.Expr, ...]:
+        """Conserved quantities of neighbouring layers (() when the velocities do not separate)."""
+        return () if self.separation is None else self.separation.conserved
+
+    @property
+    def parameters(self) -> tuple[sympy.Symbol, ...]:
+        """Free symbols of the solution besides the mode's own (e.g. a symbolic power q or damping)."""
+        sym = self.symbols
+        own = {sym.t, sym.tau, sym.s, sym.lam, sym.u, sym.u0, *sym.gains, *sym.gains0, W, W0, V, X}
+        if isinstance(self.lam, sympy.Symbol):
+            own.add(self.lam)
+        found: set[sympy.Symbol] = set()
+        for e in self.solution.expressions():
+            if isinstance(e, sympy.Basic):
+                found |= {x for x in e.free_symbols if isinstance(x, sympy.Symbol)}
+        return tuple(sorted(found - own, key=str))
+
+
+def _name(rule: Any) -> str:
+    return repr(getattr(rule, "name", rule))
+
+
+def derive_mode(rule: Any, depth: int, gains: Literal["balanced", "unbalanced"] = "balanced",
+                lam: Any = None) -> Derivation:
+    """Run the derivation pipeline once for one aligned mode of `rule` (not cached: `lindyn.derive` is).
+
+    Args:
+        rule: a learning rule (any object with `velocity`).
+        depth: L >= 1.
+        gains: "balanced" or "unbalanced".
+        lam: input variance λ (a positive exact number or a symbol; default the symbol λ).
+
+    Raises:
+        NoModeDecomposition: the rule does not reduce to one mode ODE; the message names what would
+            work instead (another λ, the balanced mode, or `lindyn.integrate`).
+
+    >>> from lindyn.rules import kfac
+    >>> d = derive_mode(kfac(damping=1), 2, lam=1)
+    >>> d.solution.form, d.conserved
+    ('implicit', ((a_1**2 + 1)/(a_2**2 + 1),))
+    """
+    # === check arguments
+    sym = mode_symbols(depth)
+    lam = sym.lam if lam is None else sympy.sympify(lam)
+    vel = layer_velocities(rule, sym, lam)
+    try:
+        ode = balanced_mode_ode(vel, sym, lam)
+    except NoModeDecomposition:
+        # equal gains stay equal whenever the velocities separate, so the unbalanced mode does not
+        # reduce either: the one option that may help is another λ
+        hint = ""
+        if lam != 1:
+            try:
+                balanced_mode_ode(layer_velocities(rule, sym, 1), sym, 1)
+                hint = " The layers do move together at λ = 1 (whitened input): derive with lam=1."
+            except NoModeDecomposition:
+                pass
+        raise NoModeDecomposition(
+            f"Argument `rule` ({_name(rule)}) must keep a balanced mode balanced (equal layer velocities "
+            f"at equal gains) at depth {depth} and λ = {lam}; neither the balanced nor an unbalanced mode "
+            f"reduces to one ODE, so use lindyn.integrate (full-matrix route).{hint}") from None
+    sep = separate_velocities(vel, sym)
+    if gains == "balanced":
+        sol = solve_balanced(ode, sym, lam)
+    else:
+        try:
+            sol = solve_unbalanced(vel, ode, sep, sym, lam)
+        except NoModeDecomposition as err:
+            raise NoModeDecomposition(
+                f"{err} for rule {_name(rule)} at depth {depth}: gains='balanced' derives the balanced mode; "
+                "use lindyn.integrate for unbalanced gains.") from None
+    return Derivation(rule=rule, symbols=sym, gains=gains, lam=lam, velocities=vel, ode=ode, separation=sep,
+                      solution=sol)
