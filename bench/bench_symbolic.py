@@ -83,11 +83,20 @@ def time_derivations() -> dict[str, float]:
         for L in (2, 3, 4):
             forms[(r.name, L, "unbalanced")] = derive(r, L, gains="unbalanced").form
     unbalanced = time.perf_counter() - t0
+    from lindyn import NoModeDecomposition, bernacchia, kfac
+    t0 = time.perf_counter()
+    for r in (kfac(1), kfac(Fraction(1, 4)), bernacchia(1), kfac(sympy.Symbol("gamma", positive=True))):
+        for L in (2, 3):          # damped block rules reduce at L = 2 (λ = 1) and not at L = 3
+            try:
+                forms[(r.name, L, "damped")] = derive(r, L).form
+            except NoModeDecomposition:
+                forms[(r.name, L, "damped")] = "no reduction"
+    damped = time.perf_counter() - t0
     counts: dict[str, int] = {}
     for f in forms.values():
         counts[f] = counts.get(f, 0) + 1
     return {"builtin_L2_10_s": first, "builtin_cached_s": cached, "q_family_L2_10_s": powers,
-            "unbalanced_L2_4_s": unbalanced, "forms": counts}
+            "unbalanced_L2_4_s": unbalanced, "damped_L2_3_s": damped, "forms": counts}
 
 
 def time_evaluation(n: int = 10 ** 6, check: int = 200) -> dict[str, float]:

@@ -15,20 +15,45 @@ __all__ = ["ode_latex", "solution_latex", "conserved_latex", "trajectory_latex"]
 
 
 def ode_latex(traj: Any) -> str:
-    """The derived ODE, τ du/dt = f(u), as a LaTeX string (no environment)."""
+    """The derived ODE, τ du/dt = f(u) (or τ da_1/dt on conserved curves), as LaTeX (no environment).
+
+    >>> from lindyn.rules import GD
+    >>> from lindyn.trajectory import derive
+    >>> print(ode_latex(derive(GD(), 3, gains="unbalanced"))[:26])
+    \\tau \\frac{d a_{1}}{d t} =
+    """
     # === check arguments
-    lhs = traj.ode.lhs
-    var = "u" if "u" in str(lhs) else "a_{1}"
-    return rf"\tau \frac{{d {var}}}{{d t}} = {sympy.latex(traj.ode.rhs)}"
+    return rf"\tau \frac{{d {_variable(traj)}}}{{d t}} = {sympy.latex(traj.ode.rhs)}"
+
+
+def _variable(traj: Any) -> str:
+    """LaTeX name of the function differentiated on the ODE's left-hand side (u, or a_1)."""
+    funcs = traj.ode.lhs.atoms(sympy.Derivative)
+    expr = next(iter(funcs)).expr if funcs else traj.symbols.u
+    return sympy.latex(sympy.Symbol(expr.func.__name__) if isinstance(expr, sympy.core.function.AppliedUndef)
+                       else expr)
+
+
+def _integral_variable(expr: sympy.Expr) -> str:
+    """LaTeX of the upper limit of the (first) Integral in `expr`: the quadrature's own variable."""
+    integral = next(iter(expr.atoms(sympy.Integral)))
+    return sympy.latex(integral.limits[0][2])
 
 
 def solution_latex(traj: Any) -> str:
-    """u(t) when explicit, else t(u) (closed form or quadrature), as a LaTeX string."""
+    """u(t) when explicit, else t(u) (closed form or quadrature), as a LaTeX string.
+
+    >>> from lindyn.rules import GD
+    >>> from lindyn.trajectory import derive
+    >>> solution_latex(derive(GD(), 3, gains="unbalanced"))[:9]
+    't(a_{1}) '
+    """
     # === check arguments
     if traj.u is not None:
         return rf"u(t) = {sympy.latex(traj.u)}"
     if traj.t_of_u is not None:
-        var = "u" if traj.form != "quadrature" or traj.problem.gains == "balanced" else "a_{1}"
+        # a quadrature runs over its own variable (a_1 on the conserved curves), whatever the ODE shown
+        var = _integral_variable(traj.t_of_u) if traj.t_of_u.has(sympy.Integral) else "u"
         return rf"t({var}) = {sympy.latex(traj.t_of_u)}"
     return r"\text{no closed form}"
 

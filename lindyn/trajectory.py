@@ -393,16 +393,25 @@ class Trajectory:
         body = body.replace("\\begin{equation*}", "$$").replace("\\end{equation*}", "$$")
         return "\n".join(line for line in body.splitlines() if not line.lstrip().startswith(("%", "\\label")))
 
-    def latex(self) -> str:
-        """LaTeX equation environments: the mode ODE, the solution, the conserved quantities.
+    def latex(self, part: Literal["all", "ode", "solution"] = "all") -> str:
+        """LaTeX of the derivation: by default equation environments for the mode ODE, the solution and
+        the conserved quantities; `part="ode"` or `"solution"` gives that one formula (no environment).
 
         >>> from lindyn.rules import GD
         >>> "\\\\begin{equation}" in derive(GD(), depth=2).latex()
         True
+        >>> print(derive(GD(), depth=2).latex("ode"))
+        \\tau \\frac{d u}{d t} = 2 u \\left(s - u\\right)
         """
         # === check arguments
-        from .latex import trajectory_latex
-        return trajectory_latex(self)
+        from . import latex as tex
+        if part == "all":
+            return tex.trajectory_latex(self)
+        if part == "ode":
+            return tex.ode_latex(self)
+        if part == "solution":
+            return tex.solution_latex(self)
+        raise fail("part", "'all', 'ode' or 'solution'", part)
 
 
 def _check_rule(rule: Any) -> Any:

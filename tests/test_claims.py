@@ -41,17 +41,14 @@ def test_registry_holds_the_issue_claims_with_sources_and_tolerances():
             assert c.symbolic is None
 
 
-def test_every_paper_module_but_kerekes_is_present_and_registers_its_claims():
+def test_every_paper_module_is_present_and_registers_its_claims():
     for paper in PAPERS:
         module = paper_module(paper)
-        if paper == "kerekes2021" and module is None:
-            continue                                         # lands separately
-        assert module is not None, paper
-        assert isinstance(module.CLAIMS, tuple) and all(isinstance(c, Claim) for c in module.CLAIMS)
+        assert isinstance(module.CLAIMS, tuple) and module.CLAIMS and all(isinstance(c, Claim) for c in module.CLAIMS)
     assert [c.name for c in paper_module("saxe2014").CLAIMS][:2] == ["saxe-sigmoid", "deep-mode-eq15-eq17"]
 
 
-def test_registry_tolerates_only_a_missing_module(monkeypatch):
+def test_registry_never_drops_a_paper(monkeypatch):
     import importlib
 
     import lindyn.papers as papers
@@ -63,15 +60,7 @@ def test_registry_tolerates_only_a_missing_module(monkeypatch):
         return real(name, *args)
 
     monkeypatch.setattr(papers.importlib, "import_module", absent)
-    assert "saxe-sigmoid" in [c.name for c in collect_claims()]
-
-    def broken(name, *args):
-        if name == "lindyn.papers.huh2020":
-            raise ModuleNotFoundError("No module named 'not_installed'", name="not_installed")
-        return real(name, *args)
-
-    monkeypatch.setattr(papers.importlib, "import_module", broken)
-    with pytest.raises(ModuleNotFoundError, match="not_installed"):
+    with pytest.raises(ModuleNotFoundError):
         collect_claims()
 
 

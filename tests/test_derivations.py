@@ -21,11 +21,7 @@ SCRIPTS = {
 }
 
 #: Figure sizes in pixels where a script states its own (Kerekes: panels of 1320 px width).
-PNG_SIZES = {
-    "kerekes2021_classification.png": (1320, 825), "kerekes2021_completion.png": (1320, 770),
-    "kerekes2021_outside_span.png": (1320, 462), "kerekes2021_singular_values.png": (1320, 770),
-    "kerekes2021_tanh.png": (1320, 462),
-}
+PNG_SIZES: dict[str, tuple[int, int]] = {}   # every figure is drawn at DERIVATION_PNG_SIZE
 
 
 def png_size(path: pathlib.Path) -> tuple[int, int]:

@@ -6,9 +6,8 @@ import json
 import math
 from typing import Any
 
-from .._checks import check_real, fail
-from ..cli import add_problem_arguments
-from .trajectory import _mode_kw, derived_problem
+from ..cli import add_problem_arguments, check_real, fail
+from .trajectory import mode_kw, derived_problem
 
 
 def register(subparsers: Any) -> None:
@@ -27,13 +26,13 @@ def run(args: argparse.Namespace) -> int:
     until = check_real(args.until, "until", positive=True)
     pa, traj, kw = derived_problem(args)
     for m in range(len(pa["s"])):
-        mode = _mode_kw(kw, m)
+        mode = mode_kw(kw, m)
         u0 = mode["u0"] if "u0" in mode else math.prod(mode["gains"])
         star = mode["s"] / mode.get("lam", 1.0)
         if not (min(u0, star) <= until <= max(u0, star)) or (until == star != u0):
             raise fail("until", f"between u0 = {u0:g} and the fixed point s/lam = {star:g} (excluded)"
                                 + (f" for mode {m + 1}" if len(pa["s"]) > 1 else ""), args.until)
-    times = [traj.learning_time(until, **_mode_kw(kw, m)) for m in range(len(pa["s"]))]
+    times = [traj.learning_time(until, **mode_kw(kw, m)) for m in range(len(pa["s"]))]
     value: Any = times[0] if len(times) == 1 else times
     if args.json:
         print(json.dumps({"t": value}))

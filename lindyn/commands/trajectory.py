@@ -10,9 +10,8 @@ import argparse
 import json
 from typing import Any
 
-from .._checks import MAX_DPS as MP_MAX_DPS
-from .._checks import check_int, fail
-from ..cli import add_problem_arguments, problem_arguments
+from ..cli import add_problem_arguments, check_int, fail, problem_arguments
+from ..trajectory import MP_MAX_DPS
 
 
 def register(subparsers: Any) -> None:
@@ -28,10 +27,7 @@ def register(subparsers: Any) -> None:
 
 def derived_problem(args: argparse.Namespace) -> tuple[dict[str, Any], Any, dict[str, Any]]:
     """(parsed problem, derived Trajectory, per-mode keyword arguments) shared with learning-time."""
-    import sympy
-
-    from ..rules import rule_from_name
-    from ..trajectory import derive
+    from lindyn import derive, rule_from_name
 
     pa = problem_arguments(args)
     rule = rule_from_name(pa["rule_name"], pa["q"])
@@ -45,7 +41,8 @@ def derived_problem(args: argparse.Namespace) -> tuple[dict[str, Any], Any, dict
         raise fail("lam", "input variances > 0", args.lam)
     white = all(x == 1.0 for x in lam)
     gains = "unbalanced" if pa["gains"] is not None else "balanced"
-    traj = derive(rule, pa["depth"], gains=gains, lam=1 if white else mode_lambda(pa["depth"]))
+    # non-white input: derive with a symbolic λ, whose values are given at evaluation
+    traj = derive(rule, pa["depth"], gains=gains, lam=1 if white else "symbolic")
     kw: dict[str, Any] = {"s": pa["s"], "tau": pa["tau"]}
     if not white:
         kw["lam"] = lam if len(lam) == n else lam * n
@@ -63,13 +60,8 @@ def derived_problem(args: argparse.Namespace) -> tuple[dict[str, Any], Any, dict
     return pa, traj, kw
 
 
-def mode_lambda(depth: int) -> Any:
-    """The engine's own λ symbol (derive keeps it symbolic; values are given at evaluation)."""
-    from ..symbolic.modes import mode_symbols
-    return mode_symbols(depth).lam
-
-
-def _mode_kw(kw: dict[str, Any], m: int) -> dict[str, Any]:
+def mode_kw(kw: dict[str, Any], m: int) -> dict[str, Any]:
+    """The keyword arguments of mode m alone (for `learning_time` and the mpmath evaluator)."""
     out = {"s": kw["s"][m], "tau": kw["tau"]}
     if "lam" in kw:
         out["lam"] = kw["lam"][m]
@@ -83,8 +75,6 @@ def _mode_kw(kw: dict[str, Any], m: int) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Derive, evaluate and print."""
     # === check arguments
-    from ..latex import ode_latex, solution_latex
-
     pa, traj, kw = derived_problem(args)
     t = pa["t"]
     dps = None if args.dps is None else check_int(_int(args.dps, "dps"), "dps", minimum=15, maximum=MP_MAX_DPS)
@@ -98,12 +88,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         import mpmath
         f = traj.lambdify("mpmath")
-        vals = [[f(tk, dps=dps, **_mode_kw(kw, m)) for tk in t] for m in range(len(pa["s"]))]
+        vals = [[f(tk, dps=dps, **mode_kw(kw, m)) for tk in t] for m in range(len(pa["s"]))]
         rows = [[float(x) for x in row] for row in vals]
         text = [[mpmath.nstr(x, dps) for x in row] for row in vals]
     if args.json:
         obj = {"rule": pa["rule_name"], "q": str(pa["q"]), "depth": pa["depth"], "form": traj.form,
-               "t": t, "u": rows, "ode": ode_latex(traj), "solution": solution_latex(traj)}
+               "t": t, "u": rows, "ode": traj.latex("ode"), "solution": traj.latex("solution")}
         if text is not None:
             obj["u_digits"] = text
             obj["dps"] = dps

@@ -17,7 +17,7 @@ the states reached so far are returned instead and `Solved.stopped_at` says wher
 
 >>> import numpy as np
 >>> out = Flow().solve(lambda th: -th, np.array([1.0]), np.array([0.0, 1.0]))
->>> round(float(out.theta[1, 0]), 10) == round(np.exp(-1.0), 10)
+>>> bool(round(float(out.theta[1, 0]), 10) == round(float(np.exp(-1.0)), 10))
 True
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@ them without overflow, NaN or loss of monotonicity:
   variable η = logit w (growth, w0 < 1) or η = −ln(w − 1) (decay, w0 > 1), in which the solution
   is smooth and tends linearly to +∞; a table of exact (η_k, T_k = G(w_k) − G(w0)) pairs gives the
   bracket and a cubic Hermite first guess, so one or two Newton steps reach machine precision;
-* quadrature forms are integrated as the reduced one-dimensional ODE (DOP853, rtol 1e-13).
+* quadrature forms are integrated as the reduced one-dimensional ODE (`Flow`: DOP853, rtol 1e-13).
 
 >>> import numpy as np
 >>> w = mobius_power(np.array([0.0, 1.0, 800.0]), 0.5, -0.5, 1.0, 0.0, 1)
@@ -24,11 +24,12 @@ from typing import Any, Callable
 import mpmath
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.integrate import quad, solve_ivp
+from scipy.integrate import quad
 from scipy.optimize import brentq
 from scipy.special import digamma
 
-from .._checks import IntegrationFailed, fail
+from .._checks import fail, failure
+from .solvers import Flow
 
 __all__ = ["mobius_power", "invert_time", "integrate_reduced", "reduced_time", "newton_refine_mp",
            "bisect_time_mp", "monotone", "hyp2f1_1b"]
@@ -94,10 +95,11 @@ def monotone(u: NDArray, increasing: bool, axis: int = -1, rtol: float = MONOTON
     acc = np.maximum.accumulate if increasing else np.minimum.accumulate
     out = acc(u, axis=axis)
     excess = np.abs(out - u)
+    rel = excess / np.maximum(np.abs(out), np.finfo(float).tiny)
     if np.any(excess > rtol * np.abs(out)):
-        worst = float(np.max(excess / np.maximum(np.abs(out), np.finfo(float).tiny)))
-        raise fail("t", f"times at which u(t) evaluates monotonically (relative step {worst:.2g} against the "
-                   f"direction of motion, above {rtol:g})", "evaluate", IntegrationFailed)
+        at = np.unravel_index(int(np.argmax(rel)), rel.shape)[axis]
+        raise failure("evaluation of u(t)", f"the time with index {at}", f"u(t) is not monotonic there: relative "
+                      f"step {float(np.max(rel)):.2g} against the direction of motion, above the rounding guard {rtol:g}")
     return out
 
 
@@ -195,13 +197,13 @@ def invert_time(G: Callable[[NDArray], NDArray], slope: Callable[[NDArray], NDAr
     bad = ~(np.isfinite(T_k) & np.isfinite(r_k) & (r_k > 0))
     if not np.isfinite(G0) or np.any(bad):
         w_bad = float(w0) if not np.isfinite(G0) else float(w_k[np.argmax(bad)])
-        raise fail("w", "a point where the antiderivative G and the slope are finite (G' = 1/slope > 0)",
-                   w_bad, IntegrationFailed)
+        raise failure("inverting t(u)", f"w = {w_bad!r}",
+                      "the antiderivative G or the slope is not finite there (G' = 1/slope > 0 is needed)")
     # G is increasing in η: a decrease beyond rounding (relative 1e-12) is an error in G
     drop = np.maximum.accumulate(T_k) - T_k
     if np.any(drop > 1e-12 * (1.0 + np.abs(T_k) + abs(G0))):
-        raise fail("w", "a point where G(w) − G(w0) increases along the path",
-                   float(w_k[np.argmax(drop > 0)]), IntegrationFailed)
+        raise failure("inverting t(u)", f"w = {float(w_k[np.argmax(drop > 0)])!r}",
+                      "G(w) − G(w0) decreases along the path")
     T_k = np.maximum.accumulate(T_k)                    # rounding-level ties near w = 1
     keep = np.concatenate([[True], np.diff(T_k) > 0])
     eta_k, T_k, r_k = eta_k[keep], T_k[keep], r_k[keep]
@@ -268,7 +270,10 @@ def integrate_reduced(xdot: Callable[[float], float], x0: float, t: ArrayLike, t
     out = np.full(ts.shape, x0, dtype=float)
     if ts.size and ts[-1] > 0:
         def F(y: float) -> float:
-            return xdot(np.exp(y)) / (tau * np.exp(y))
+            value = xdot(np.exp(y)) / (tau * np.exp(y))
+            # a trial step far past a stiff fixed point may overflow: a huge finite slope makes DOP853
+            # reject the step and shrink it (a real blow-up still ends in "step size too small")
+            return value if np.isfinite(value) else (float(np.sign(value)) if np.isinf(value) else 1.0) * 1e300
 
         def converged(_t: float, y: Any) -> float:
             # |y − y*| ≈ |F(y)|/|F'(y)|: stop once that is below rounding, since past the fixed
@@ -277,19 +282,13 @@ def integrate_reduced(xdot: Callable[[float], float], x0: float, t: ArrayLike, t
             slope = abs(F(y[0] + dy) - F(y[0] - dy)) / (2 * dy)
             return abs(F(y[0])) - 1e-15 * (1.0 + abs(y[0])) * slope
 
-        converged.terminal = True  # type: ignore[attr-defined]
-        # trial steps far past a stiff fixed point may overflow; DOP853 rejects them (not an error)
+        # lindyn's one ODE stepper (`Flow`: DOP853 with per-step interpolants and a terminal event)
         with np.errstate(all="ignore"):
-            sol = solve_ivp(lambda _t, y: [F(y[0])], (0.0, ts[-1]), [np.log(x0)], method="DOP853",
-                            rtol=rtol, atol=rtol * 1e-3, dense_output=True, events=converged)
-        if sol.status < 0:
-            raise fail("t", f"<= {float(sol.t[-1]):.6g}, where DOP853 stopped on the reduced mode ODE: "
-                       f"{sol.message}", float(ts[-1]), IntegrationFailed)
-        t_end = sol.t[-1]
+            run = Flow(rtol=rtol, atol=rtol * 1e-3).solve(lambda y: np.array([F(y[0])]), np.array([np.log(x0)]),
+                                                          ts, event=converged)
         y = np.empty(ts.shape)
-        inside = ts <= t_end
-        y[inside] = sol.sol(ts[inside])[0]
-        y[~inside] = sol.y[0, -1]
+        y[: len(run.t)] = run.theta[:, 0][: ts.size]
+        y[len(run.t):] = run.theta[-1, 0]          # past convergence: the fixed point to rounding
         out = np.exp(y)
         out[ts == 0] = x0
     res = np.empty_like(out)
@@ -325,7 +324,7 @@ def reduced_time(xdot: Callable[[float], float], u_of_x: Callable[[float], float
         raise fail("u_to", f"strictly between u(0) = {u_start:.6g} and the fixed point of the reduced ODE", u_to)
     val, _err = quad(lambda x: 1.0 / xdot(x), x0, x_to, epsabs=0.0, epsrel=1e-13, limit=400)
     if not np.isfinite(val):
-        raise fail("u_to", "reached in finite time (the quadrature of τ/ẋ diverged)", u_to, IntegrationFailed)
+        raise failure("the quadrature t = τ ∫ dx/ẋ", f"u_to = {u_to!r}", "the integral is not finite")
     return tau * val
 
 
@@ -361,8 +360,7 @@ def newton_refine_mp(T: Callable[[Any], Any], dT: Callable[[Any], Any], t: Any, 
                 u = u - du
                 if abs(du) <= abs(u) * tol:
                     return +u
-            raise fail("t", f"a time at which Newton on t(u) converges to {dps} digits in {steps} steps",
-                       float(t), IntegrationFailed)
+            raise failure("Newton on t(u)", f"t = {float(t)!r}", f"it did not converge to {dps} digits in {steps} steps")
         us = mpmath.mpf(fixed)
         g = mpmath.mpf(guess)
         below = mpmath.mpf(start) < us
@@ -380,8 +378,8 @@ def newton_refine_mp(T: Callable[[Any], Any], dT: Callable[[Any], Any], t: Any, 
             # to the working precision divided by e^y, so y itself may not settle to tol)
             if abs(dy) * min(1, mpmath.exp(y)) <= tol:
                 return +(us * (1 + sign * mpmath.exp(y)))
-        raise fail("t", f"a time at which Newton on t(u) converges to {dps} digits in {steps + 20} steps",
-                   float(t), IntegrationFailed)
+        raise failure("Newton on t(u)", f"t = {float(t)!r}",
+                      f"it did not converge to {dps} digits in {steps + 20} steps")
 
 
 def bisect_time_mp(T: Callable[[Any], Any], t: Any, start: Any, fixed: Any, dps: int = 30,
@@ -427,7 +425,7 @@ def bisect_time_mp(T: Callable[[Any], Any], t: Any, start: Any, fixed: Any, dps:
             if lo < y_min:           # within 10^−(dps+5) of u* (T is not resolved closer)
                 return +us
             if step > 1e6:
-                raise fail("t", "a time reached on the path (t(u) stays below it)", float(t), IntegrationFailed)
+                raise failure("bisection on t(u)", f"t = {float(t)!r}", "t(u) stays below t along the path")
             hi, step = lo, 2 * step
             lo = hi - step
         while hi - lo > tol:

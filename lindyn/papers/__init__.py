@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 import sympy
 
+from lindyn import LindynError
 from lindyn.claims import Claim, Curve
 
 __all__ = ["PAPERS", "paper_module", "collect_claims", "curve", "sample_points", "expr_difference", "rel_max"]
@@ -25,28 +26,18 @@ __all__ = ["PAPERS", "paper_module", "collect_claims", "curve", "sample_points",
 PAPERS = ("saxe2014", "bernacchia2018", "huh2020", "kerekes2021", "derived")
 
 
-def paper_module(paper: str) -> ModuleType | None:
-    """The module `lindyn.papers.<paper>`, or None when that module does not exist (yet).
-
-    Only the module's own absence is tolerated: an import error raised inside it propagates.
-    """
-    full = f"{__name__}.{paper}"
-    try:
-        return importlib.import_module(full)
-    except ModuleNotFoundError as err:
-        if err.name == full:
-            return None
-        raise
+def paper_module(paper: str) -> ModuleType:
+    """The module `lindyn.papers.<paper>` (an import error propagates: no paper is dropped silently)."""
+    if paper not in PAPERS:
+        raise LindynError(f"Argument `paper` must be one of {', '.join(PAPERS)}, got paper={paper!r}.")
+    return importlib.import_module(f"{__name__}.{paper}")
 
 
 def collect_claims() -> tuple[Claim, ...]:
     """Every paper's `CLAIMS`, in the order of `PAPERS`; duplicate names are an error."""
     out, seen = [], {}
     for paper in PAPERS:
-        module = paper_module(paper)
-        if module is None:
-            continue
-        for claim in module.CLAIMS:
+        for claim in paper_module(paper).CLAIMS:
             if claim.name in seen:
                 raise ValueError(f"claim {claim.name!r} is registered by both {seen[claim.name]} and {paper}")
             seen[claim.name] = paper

@@ -28,6 +28,18 @@ class RankOneGram:
         """weight · j jᵀ as an explicit L x L matrix."""
         return self.weight * self.j * self.j.T
 
+    @property
+    def T(self) -> "RankOneGram":
+        """Symmetric: itself."""
+        return self
+
+    def __matmul__(self, v: Any) -> sympy.Matrix:
+        """(weight · j jᵀ) @ v, kept factored as j · (weight · jᵀv) (a rule may apply F itself)."""
+        return RankOneOperator(self.j, self.weight) @ v
+
+    def __rmatmul__(self, v: Any) -> sympy.Matrix:
+        return (self @ sympy.Matrix(v).T).T
+
 
 @dataclass(frozen=True)
 class RankOneOperator:

@@ -73,7 +73,7 @@ class Separation:
         # exp(c ln A − c ln B)/c-style nests: merge the logarithms so that exp(ln X) collapses to X
         return good[0].subs(v, y).replace(
             lambda e: isinstance(e, sympy.exp),
-            lambda e: sympy.exp(sympy.logcombine(sympy.expand(e.args[0]), force=True)))
+            lambda e: sympy.exp(sympy.logcombine(sympy.factor_terms(e.args[0]), force=True)))
 
 
 def _free_of(expr: sympy.Expr, symbols: Any) -> bool:

@@ -25,6 +25,7 @@ from typing import Any
 import sympy
 
 from .._checks import NoModeDecomposition, check_int
+from ..rules import LearningRule
 from ._ops import ModeGeometry, SympyOps
 
 __all__ = ["ModeSymbols", "ModeODE", "mode_symbols", "layer_velocities", "balanced_mode_ode",
@@ -84,7 +85,7 @@ def tidy_powers(expr: sympy.Expr) -> sympy.Expr:
     return sympy.powsimp(expr, force=True)
 
 
-def layer_velocities(rule: Any, sym: ModeSymbols, lam: Any = None) -> tuple[sympy.Expr, ...]:
+def layer_velocities(rule: LearningRule, sym: ModeSymbols, lam: Any = None) -> tuple[sympy.Expr, ...]:
     """Per-layer velocities τ ȧ_i of an aligned mode, from `rule.velocity` on `ModeGeometry`.
 
     Args:
@@ -197,8 +198,12 @@ def balanced_mode_ode(velocities: tuple[sympy.Expr, ...], sym: ModeSymbols, lam:
     rhs = sympy.factor_terms(tidy_powers(rhs))
     form = identify_power_form(rhs, u, sym.s, lam)
     if form is None:
-        if rhs.is_rational_function(u):     # e.g. damped K-FAC: u(s − u)/(u + 1), signs tidied
-            rhs = sympy.factor(rhs, u)
+        if rhs.is_rational_function(u) and sympy.simplify(rhs.subs(u, sym.s / lam)) == 0:
+            # e.g. damped K-FAC: written (s − λu)·r(u) = u(s − u)/(u + 1), the fixed point in sight
+            rest = sympy.cancel(rhs / (sym.s - lam * u))
+            alg = {p: sympy.Dummy() for p in rest.atoms(sympy.Pow) if not p.exp.is_Integer and not p.has(u)}
+            rest = sympy.factor(rest.xreplace(alg)).xreplace({v: k for k, v in alg.items()})   # √γ kept whole
+            rhs = (sym.s - lam * u) * rest
         return ModeODE(rhs=rhs, c=None, g=None)
     c, g = form
     return ModeODE(rhs=c * u ** g * (sym.s - lam * u), c=c, g=g)

@@ -43,6 +43,7 @@ import sympy
 from sympy.integrals.rationaltools import ratint
 
 from .._checks import NoModeDecomposition
+from ..rules import LearningRule
 from .invariants import Separation, separate_velocities
 from .modes import ModeODE, ModeSymbols, balanced_mode_ode, layer_velocities, mode_symbols, tidy_powers
 
@@ -627,7 +628,7 @@ class Derivation:
         solution: `Explicit`, `Implicit` or `Quadrature`.
     """
 
-    rule: Any
+    rule: LearningRule
     symbols: ModeSymbols
     gains: Literal["balanced", "unbalanced"]
     lam: sympy.Expr
@@ -659,7 +660,7 @@ def _name(rule: Any) -> str:
     return repr(getattr(rule, "name", rule))
 
 
-def derive_mode(rule: Any, depth: int, gains: Literal["balanced", "unbalanced"] = "balanced",
+def derive_mode(rule: LearningRule, depth: int, gains: Literal["balanced", "unbalanced"] = "balanced",
                 lam: Any = None) -> Derivation:
     """Run the derivation pipeline once for one aligned mode of `rule` (not cached: `lindyn.derive` is).
 
