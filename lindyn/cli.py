@@ -19,7 +19,7 @@ from ._checks import MAX_DEPTH, LindynError, LindynFailure, check_exponent, chec
 from ._version import __version__
 from .rules import RULE_NAMES
 
-COMMANDS = ("integrate", "trajectory", "learning_time", "verify")
+COMMANDS = ("integrate", "trajectory", "learning_time", "discrete", "verify")
 
 #: The argument checks the subcommands share (one error format, `lindyn._checks`).
 __all__ = ["main", "build_parser", "add_problem_arguments", "problem_arguments", "parse_floats", "fail", "check_int",
