@@ -18,7 +18,7 @@ from conftest import DEFAULT_RUN_SECONDS, WRONG_CLAIM_MIN_ERROR
 import lindyn
 from lindyn import GD, LindynError, NGD, all_claims, get_claim, verify
 from lindyn.claims import Claim, Evidence, Measurement
-from lindyn.papers import PAPERS, collect_claims, paper_module
+from lindyn.papers import PAPERS, SECTIONS, collect_claims, paper_claims, paper_module
 from lindyn.papers.bernacchia2018 import exponential_claim
 
 PAPERS_DIR = pathlib.Path(lindyn.__file__).parent / "papers"
@@ -48,6 +48,17 @@ def test_every_paper_module_is_present_and_registers_its_claims():
     assert [c.name for c in paper_module("saxe2014").CLAIMS][:2] == ["saxe-sigmoid", "deep-mode-eq15-eq17"]
 
 
+def test_sections_add_their_claims_to_their_paper():
+    import importlib
+    for paper, sections in SECTIONS.items():
+        assert paper in PAPERS
+        names = [c.name for c in paper_claims(paper)]
+        for section in sections:
+            module = importlib.import_module(f"lindyn.papers.{section}")
+            assert module.CLAIMS and all(c.name in names for c in module.CLAIMS)
+    assert "discrete-eta-max" in [c.name for c in collect_claims()]
+
+
 def test_registry_never_drops_a_paper(monkeypatch):
     import importlib
 
@@ -66,7 +77,8 @@ def test_registry_never_drops_a_paper(monkeypatch):
 
 def test_paper_modules_use_only_the_public_api():
     """lindyn/papers/*.py import lindyn's public names, lindyn.claims and other paper modules; no private names."""
-    allowed = {"lindyn", "lindyn.claims", "lindyn.function_space"} | {f"lindyn.papers.{p}" for p in PAPERS} | {"lindyn.papers"}
+    allowed = ({"lindyn", "lindyn.claims", "lindyn.function_space", "lindyn.discrete", "lindyn.papers"}
+               | {f"lindyn.papers.{p}" for p in PAPERS} | {f"lindyn.papers.{m}" for ms in SECTIONS.values() for m in ms})
     for path in sorted(PAPERS_DIR.glob("*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):

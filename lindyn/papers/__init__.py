@@ -21,9 +21,14 @@ import sympy
 from lindyn import LindynError
 from lindyn.claims import Claim, Curve
 
-__all__ = ["PAPERS", "paper_module", "collect_claims", "curve", "sample_points", "expr_difference", "rel_max"]
+__all__ = ["PAPERS", "SECTIONS", "paper_module", "paper_claims", "collect_claims", "curve", "sample_points", "expr_difference", "rel_max"]
 
 PAPERS = ("saxe2014", "bernacchia2018", "huh2020", "kerekes2021", "derived")
+
+#: Further modules whose `CLAIMS` belong to a paper (experiments too large for the paper's own module).
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "derived": ("discrete_steps",),
+}
 
 
 def paper_module(paper: str) -> ModuleType:
@@ -33,11 +38,19 @@ def paper_module(paper: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{paper}")
 
 
+def paper_claims(paper: str) -> tuple[Claim, ...]:
+    """The claims of one paper: its module's `CLAIMS`, then those of its `SECTIONS` (an import error propagates)."""
+    claims = list(paper_module(paper).CLAIMS)
+    for section in SECTIONS.get(paper, ()):
+        claims += importlib.import_module(f"{__name__}.{section}").CLAIMS
+    return tuple(claims)
+
+
 def collect_claims() -> tuple[Claim, ...]:
-    """Every paper's `CLAIMS`, in the order of `PAPERS`; duplicate names are an error."""
+    """Every paper's claims (`paper_claims`), in the order of `PAPERS`; duplicate names are an error."""
     out, seen = [], {}
     for paper in PAPERS:
-        for claim in paper_module(paper).CLAIMS:
+        for claim in paper_claims(paper):
             if claim.name in seen:
                 raise ValueError(f"claim {claim.name!r} is registered by both {seen[claim.name]} and {paper}")
             seen[claim.name] = paper
