@@ -135,8 +135,9 @@ class DiscreteMap:
             return out
         except LindynFailure:
             pass
-        for m in range(s.size):   # a mode diverged: each on its own, up to its last finite step
-            out[m] = _finite_prefix(f(s[m:m + 1]), a0[m:m + 1], k, lr)[:, 0] ** self.depth
+        with np.errstate(over="ignore", invalid="ignore"):
+            for m in range(s.size):   # a mode diverged: each on its own, up to its last finite step
+                out[m] = _finite_prefix(f(s[m:m + 1]), a0[m:m + 1], k, lr)[:, 0] ** self.depth
         return out
 
     def modified_flow(self, t: ArrayLike, s: ArrayLike, u0: ArrayLike, lr: float) -> NDArray[np.float64]:
@@ -168,6 +169,28 @@ class DiscreteMap:
         except LindynFailure:
             return None
         return None if out.stopped_at is None else int(round(out.stopped_at / lr))
+
+    def steps_to_settle(self, band: float, s: float, u0: float, lr: float, max_steps: int = 10**6) -> int | None:
+        """The first k from which every iterate stays within |u_k − s| <= band·s, or None when the iterates
+        have not settled there within max_steps (diverged, oscillating, or too slow).
+
+        Runs of 1000, 2000, 4000, … steps until the last iterate is inside the band and the last half of
+        the run never left it, so an overshoot that later escapes is not counted as learned.
+        """
+        band = check_real(band, "band", positive=True)
+        s_, u0_ = float(_positive(s, "s")[0]), float(_positive(u0, "u0")[0])
+        max_steps = _steps(max_steps)
+        K = min(1000, max_steps)
+        while True:
+            u = self.iterate([s_], [u0_], lr, K)[0]
+            outside = ~(np.abs(u - s_) <= band * s_)            # NaN counts as outside
+            if not outside[-1]:
+                last_out = int(np.flatnonzero(outside)[-1]) if outside.any() else -1
+                if last_out < K // 2:
+                    return last_out + 1
+            if K >= max_steps or not np.isfinite(u[-1]):
+                return None
+            K = min(2 * K, max_steps)
 
     def latex(self) -> str:
         """LaTeX (align environment) of the map, its optimum, η_max, modified equation and regulariser."""
