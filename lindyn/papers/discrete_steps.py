@@ -89,29 +89,28 @@ def _settles(u: np.ndarray, s: np.ndarray) -> float:
 
 def _eta_numeric(thorough: bool) -> Evidence:
     s = np.array([0.5, 1.0, 2.0])
-    ms, curves, xs, ys_d, ys_j = [], [], [], [], []
-    cases = [(r, L) for L in ((2, 3, 4) if thorough else (2, 3)) for r in RULES]
-    for k, (rule, L) in enumerate(cases):
-        derived = float(np.min(derive_discrete(rule, L).eta_max(s)))
-        full = _jacobian_eta_max(rule, L, s)
-        ms.append(Measurement(f"{rule.name}, L = {L}: min over modes of derived η_max vs 2/ρ(Dv) of the full "
-                              "network (3 modes, s = 0.5, 1, 2)", abs(derived - full) / full, JACOBIAN_TOL))
-        xs.append(k)
-        ys_d.append(derived)
-        ys_j.append(full)
-        if L == 2 or thorough:
-            # the full matrices from u0 = s/2: just below the threshold they converge, just above they do not
-            below = matrix_iterates(rule, L, s, s / 2, 0.9 * derived, 400)
-            above = matrix_iterates(rule, L, s, s / 2, 1.1 * derived, 400)
-            ms.append(Measurement(f"{rule.name}, L = {L}: full matrices at 0.9 η_max, max |u_K − s|/s after 400 steps",
-                                  _settles(below, s), 1e-6, "at_most"))
-            ms.append(Measurement(f"{rule.name}, L = {L}: full matrices at 1.1 η_max, max |u_K − s|/s after 400 steps",
-                                  _settles(above, s), 1e-3, "at_least"))
-    plot = Plot("discrete_eta_max", "Largest stable step: derived η_max (min over modes s = 0.5, 1, 2) vs the "
-                "full-matrix Jacobian", "case (" + ", ".join(f"{k}: {r.name} L={L}" for k, (r, L) in
-                                                  enumerate(cases[:6])) + ", …)",
-                "η_max", (curve("derived 2/(−φ'(a*))", xs, ys_d, "o", 0), curve("2/ρ(Dv), full matrices", xs, ys_j, "x", 1)),
-                yscale="log")
+    depths = (2, 3, 4) if thorough else (2, 3)
+    ms, curves = [], []
+    for color, rule in enumerate(RULES):
+        derived, full = [], []
+        for L in depths:
+            derived.append(float(np.min(derive_discrete(rule, L).eta_max(s))))
+            full.append(_jacobian_eta_max(rule, L, s))
+            ms.append(Measurement(f"{rule.name}, L = {L}: min over modes of derived η_max vs 2/ρ(Dv) of the full "
+                                  "network (3 modes, s = 0.5, 1, 2)", abs(derived[-1] - full[-1]) / full[-1],
+                                  JACOBIAN_TOL))
+            if L == 2 or thorough:
+                # the full matrices from u0 = s/2: just below the threshold they converge, just above they do not
+                below = matrix_iterates(rule, L, s, s / 2, 0.9 * derived[-1], 400)
+                above = matrix_iterates(rule, L, s, s / 2, 1.1 * derived[-1], 400)
+                ms.append(Measurement(f"{rule.name}, L = {L}: full matrices at 0.9 η_max, max |u_K − s|/s after "
+                                      "400 steps", _settles(below, s), 1e-6, "at_most"))
+                ms.append(Measurement(f"{rule.name}, L = {L}: full matrices at 1.1 η_max, max |u_K − s|/s after "
+                                      "400 steps", _settles(above, s), 1e-3, "at_least"))
+        curves.append(curve(f"{rule.name}: derived 2/(−φ'(a*))", depths, derived, "-", color))
+        curves.append(curve("2/ρ(Dv) of the full matrices" if color == 0 else "", depths, full, "x", color))
+    plot = Plot("discrete_eta_max", "Largest stable step, min over modes s = 0.5, 1, 2: derived (lines) vs the "
+                "full network's Jacobian (×); ngd = bernacchia = 2", "depth L", "η_max", tuple(curves), yscale="log")
     return Evidence("derived η_max = the full network's linear stability threshold; iterates converge at 0.9 η_max "
                     "and do not at 1.1 η_max", tuple(ms), plots=(plot,))
 
@@ -182,7 +181,7 @@ def _modified_numeric(thorough: bool) -> Evidence:
             ms.append(Measurement(f"{rule.name}, L = {L}: fitted order of |iterates − flow| in η (first order)",
                                   abs(p_flow - 1.0), 0.2, "at_most"))
             if L == 2:
-                curves.append(curve(f"{rule.name}: vs modified flow (order {p_mod:.2f})", lrs, err_mod, "-o", color))
+                curves.append(curve(f"{rule.name}: vs modified flow (order {p_mod:.2f})", lrs, err_mod, "-", color))
                 curves.append(curve(f"{rule.name}: vs flow (order {p_flow:.2f})", lrs, err_flow, "--", color))
     # the independent matrix route: full weight matrices stepped the same way
     for rule in RULES:
@@ -218,3 +217,45 @@ CLAIMS: tuple[Claim, ...] = (
           "(modified flow) and within 0.2 of 1 (plain flow); derived map vs full matrices 1e-9 relative "
           "(rounding over 150 steps)"),
 )
+
+
+# --- figures and formulas of derivations/discrete.py --------------------------------------------
+
+def formulas_tex() -> str:
+    """LaTeX: the derived map, η_max, modified equation and regulariser of every rule at L = 2, 3, and an η_max table."""
+    parts = ["% Discrete steps on a balanced mode, derived by lindyn from each rule (python derivations/discrete.py)",
+             "\\begin{equation}\n a_{k+1} = a_k + \\eta\\,\\phi(a_k),\\qquad "
+             "\\eta_{\\max} = \\frac{2}{-\\phi'(s^{1/L})},\\qquad "
+             "\\dot a = \\phi - \\tfrac{\\eta}{2}\\phi'\\phi + O(\\eta^2)\n\\end{equation}"]
+    for rule in RULES:
+        for L in (2, 3):
+            parts += [f"% {rule.name}, L = {L}", derive_discrete(rule, L).latex()]
+    parts += list(_eta_symbolic(False).latex)
+    return "\n".join(parts)
+
+
+def iterates_plot(rule: Any = GD(), L: int = 3, s: float = 1.0, u0: float = 1e-2) -> Plot:
+    """u_k of the derived map (lines) and of the full matrices (markers) at 0.5, 0.95 and 1.05 η_max."""
+    dmap = derive_discrete(rule, L)
+    eta = float(dmap.eta_max([s])[0])
+    curves = []
+    for color, f in enumerate((0.5, 0.95, 1.05)):
+        lr = f * eta
+        K = int(min(400, 40 / lr))
+        k = np.arange(K + 1)
+        u = dmap.iterate([s], [u0], lr, K)[0]
+        um = matrix_iterates(rule, L, [s], [u0], lr, K)[0]
+        curves.append(curve(f"η = {f} η_max: derived map", k, u, "-", color))
+        curves.append(curve("full matrices" if color == 0 else "", k[::max(1, K // 40)], um[::max(1, K // 40)], "o", color))
+    return Plot("discrete_iterates", f"{rule.name}, L = {L}, s = {s}: iterates below and above η_max = {eta:.4g}",
+                "step k", "mode strength u_k", tuple(curves))
+
+
+def eta_max_plot() -> Plot:
+    """The derived η_max against the full-matrix Jacobian threshold (the claim's numeric route)."""
+    return _eta_numeric(False).plots[0]
+
+
+def modified_equation_plot() -> Plot:
+    """Error of the iterates against the flow and the modified flow, against η (the claim's numeric route)."""
+    return _modified_numeric(False).plots[0]

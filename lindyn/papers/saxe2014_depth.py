@@ -176,7 +176,7 @@ def depth_numeric(thorough: bool) -> Evidence:
                     [m.best_rate for m in maps], "o", 0),
               curve("derived η_max = 2/(L s^(2−2/L)), s = 1", [m.depth for m in maps],
                     [float(derive_discrete(GD(), m.depth - 1).eta_max([1.0])[0]) for m in maps], "-", 0)]
-    steps_curves = [curve("derived map, ε = 1e-2", [m.depth for m in maps], [m.best_steps for m in maps], "o-", 0)]
+    steps_curves = [curve("derived map, ε = 1e-2", [m.depth for m in maps], [m.best_steps for m in maps], "o", 0)]
 
     task = digits_task()
     digit_depths = (3, 5, 10, 20, 50) if not thorough else (3, 5, 10, 20, 50, 100)
@@ -190,10 +190,10 @@ def depth_numeric(thorough: bool) -> Evidence:
                           f"N_l = {digit_depths[-2]} (saturation)", nd[-1] / nd[-2], 1.5, "at_most"))
     curves.append(curve("digits (16-16-…-10), ε = 1e-2: fastest of 20 rates", [m.depth for m in scans],
                         [m.best_rate for m in scans], "s", 1))
-    steps_curves.append(curve("digits, full matrices, loss to 10%", [m.depth for m in scans], nd, "s-", 1))
+    steps_curves.append(curve("digits, full matrices, loss to 10%", [m.depth for m in scans], nd, "s", 1))
     plots = (Plot("saxe2014_optimal_rate", "Optimal learning rate vs depth (Saxe et al. 2014, Fig. 4)",
                   "layers of neurons N_l", "fastest rate of the grid", tuple(curves), "log", "log"),
-             Plot("saxe2014_depth_iterations", "Iterations to learn at the optimal rate saturate with depth",
+             Plot("saxe2014_depth_iterations", "Iterations at the optimal rate saturate",
                   "layers of neurons N_l", "iterations", tuple(steps_curves), "log", "log"))
     return Evidence(f"optimal rate ∝ N_l^{slope:.2f} (map), N_l^{slope_d:.2f} (digits); iterations at N_l = 100: "
                     f"{n[100]} (map, ε = 1e-2); gap exponent in s/ε {gap_slope:.2f}", tuple(ms), plots=plots)
