@@ -66,6 +66,9 @@ class NumericTrajectory:
             `Flow(on_failure="stop")`); `stop_reason` says why.
         evaluations: velocity evaluations used.
         interpolant: θ(t) over the run when `Flow(dense=True)`, else None.
+        clipped: steps whose norm `Discrete(max_update=c)` cut to c (update-speed clipping; 0 otherwise).
+        step_norms: with `Discrete(record_updates=True)`, ‖lr·θ̇(θ_k)‖₂ of every step k = 0, 1, …
+            taken (Euclidean over all layers, before clipping), else None.
 
     For `HighPrecision`, `W`, `W_end`, `u` and `loss` are object arrays of `mpmath.mpf` (so that
     25-digit comparisons are possible); `leakage`, `balance`, `gains` and `conserved` are float64.
@@ -80,6 +83,8 @@ class NumericTrajectory:
     stop_reason: str | None = None
     evaluations: int = 0
     interpolant: Callable[[Any], np.ndarray] | None = field(default=None, repr=False, compare=False)
+    clipped: int = 0
+    step_norms: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def _high(self) -> bool:
@@ -327,8 +332,8 @@ def integrate(problem: Problem, rule: LearningRule, t: Sequence[float], method: 
     Raises:
         LindynError: bad arguments, or a rule whose velocities do not fit the layer shapes.
         SingularCrossing: the straight NGD-type path meets det W = 0 within the requested times.
-        IntegrationFailed: the integrator stopped or diverged (with `Flow(on_failure="stop")`
-            the run returns what it reached instead).
+        IntegrationFailed: the integrator stopped or diverged (with `Flow(on_failure="stop")` or
+            `Discrete(lr, on_failure="stop")` the run returns what it reached instead).
 
     >>> from lindyn import NGD, aligned_problem
     >>> traj = integrate(aligned_problem(s=[1.0], depth=3, u0=0.5), NGD(), [1.0])
@@ -363,7 +368,8 @@ def integrate(problem: Problem, rule: LearningRule, t: Sequence[float], method: 
     layers = tuple(np.ascontiguousarray(x) for x in unvec_layers(solved.theta, shapes))
     return NumericTrajectory(problem=problem, rule=rule, method=method, t=np.asarray(solved.t, dtype=float),
                              W=layers, stopped_at=solved.stopped_at, stop_reason=solved.reason,
-                             evaluations=solved.evaluations, interpolant=solved.interpolant)
+                             evaluations=solved.evaluations, interpolant=solved.interpolant,
+                             clipped=solved.clipped, step_norms=solved.step_norms)
 
 
 # --- helpers -------------------------------------------------------------------------------------

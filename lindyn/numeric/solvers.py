@@ -8,7 +8,8 @@ states at those times, where and why it stopped). There is no other integrator i
   the requested times served by each step's local interpolant (memory O(P x T), never the dense
   output of the whole run unless `dense=True`), an optional terminal event g(θ) = 0 located by
   Brent's method on the step's interpolant, and a budget of field evaluations.
-* `Discrete`: the algorithm a practitioner runs, θ_{k+1} = θ_k + lr·f(θ_k), t_k = k·lr.
+* `Discrete`: the algorithm a practitioner runs, θ_{k+1} = θ_k + lr·f(θ_k), t_k = k·lr, with
+  optional update-speed clipping (`max_update`) and a record of every step's norm.
 * `HighPrecision`: Gragg–Bulirsch–Stoer extrapolation at `dps` digits (mpmath; small nets).
 
 Failures raise `lindyn.IntegrationFailed` (a run-time failure, not bad input) naming where the solver got to; with `Flow(on_failure="stop")`
@@ -57,6 +58,9 @@ class Solved:
         reason: why it stopped early ("event", or the solver's message), else None.
         evaluations: field evaluations used.
         interpolant: θ(t) on [0, t_end] when `Flow(dense=True)`, else None.
+        clipped: `Discrete(max_update=...)`: number of steps whose norm was cut to `max_update`.
+        step_norms: `Discrete(record_updates=True)`: ‖lr·f(θ_k)‖₂ of every step taken, before
+            clipping (k = 0, 1, …; the applied norm is min(step_norms, max_update)), else None.
     """
 
     t: np.ndarray
@@ -65,6 +69,8 @@ class Solved:
     reason: str | None = None
     evaluations: int = 0
     interpolant: Callable[[Any], np.ndarray] | None = field(default=None, repr=False)
+    clipped: int = 0
+    step_norms: np.ndarray | None = field(default=None, repr=False)
 
 
 def _check_route(route: Any) -> None:
@@ -247,20 +253,46 @@ class Discrete:
     A requested time off the grid is served by the nearest iterate k = round(t/lr); the
     trajectory's `t` holds the grid times k·lr actually returned.
 
+    Update-speed clipping (Huh 2020's experiments): with `max_update` = c, each step
+    Δθ_k = lr·f(θ_k) is rescaled to Δθ_k · min(1, c/‖Δθ_k‖₂), where ‖·‖₂ is the Euclidean norm over
+    all layers' parameters together, ‖Δθ‖₂² = Σ_i ‖ΔW_i‖_F². Every rescaled step counts as one
+    clipping event (`Solved.clipped`, `NumericTrajectory.clipped`).
+
+    Divergence: a step that makes an iterate NaN or inf raises `IntegrationFailed` (default), or
+    with `on_failure="stop"` ends the run there: the requested times reached are returned and
+    `stopped_at` / `reason` say where and why (as for `Flow`).
+
     Args:
         lr: learning rate (time step) > 0.
         fisher_route: as in `Flow`.
+        max_update: None (no clipping) or the largest step norm c > 0.
+        record_updates: keep ‖lr·f(θ_k)‖₂ of every step (before clipping) in `step_norms`
+            (one float per step).
+        on_failure: 'raise' (`IntegrationFailed`, default) or 'stop'.
 
     >>> Discrete(lr=0.01).lr
     0.01
+    >>> out = Discrete(lr=1.0, max_update=0.5, record_updates=True).solve(lambda th: -th, np.array([2.0]),
+    ...                                                                     np.array([3.0]))
+    >>> float(out.theta[-1, 0]), out.clipped, out.step_norms.tolist()   # steps 2, 1.5, 1 clipped to 0.5
+    (0.5, 3, [2.0, 1.5, 1.0])
     """
 
     lr: float = 1e-3
     fisher_route: str = "efficient"
+    max_update: float | None = None
+    record_updates: bool = False
+    on_failure: Literal["raise", "stop"] = "raise"
 
     def __post_init__(self) -> None:
         check_real(self.lr, "lr", positive=True)
         _check_route(self.fisher_route)
+        if self.max_update is not None:
+            check_real(self.max_update, "max_update", positive=True)
+        if not isinstance(self.record_updates, bool):
+            raise fail("record_updates", "True or False", self.record_updates)
+        if self.on_failure not in ("raise", "stop"):
+            raise fail("on_failure", "'raise' or 'stop'", self.on_failure)
 
     @property
     def name(self) -> str:
@@ -281,30 +313,48 @@ class Discrete:
 
     def solve(self, f: Callable[[np.ndarray], np.ndarray], theta0: np.ndarray, ts: np.ndarray,
               event: Event | None = None) -> Solved:
-        """θ_{k+1} = θ_k + lr·f(θ_k); θ at the steps nearest to `ts` (times k·lr); an event stops at its step."""
+        """θ_{k+1} = θ_k + clip(lr·f(θ_k)); θ at the steps nearest to `ts` (times k·lr); an event stops at its step."""
         steps = self.steps(ts)
         out = np.empty((len(steps), theta0.size))
         theta = theta0.copy()
-        k, calls = 0, 0
+        k, calls, clipped = 0, 0, 0
+        cap = None if self.max_update is None else float(self.max_update)
+        norms = np.empty(int(steps[-1]) if steps.size else 0) if self.record_updates else None
         g_old = None if event is None else float(event(0.0, theta0))
+
+        def result(times: np.ndarray, theta_out: np.ndarray, stopped: float | None, reason: str | None) -> Solved:
+            return Solved(times, theta_out, stopped, reason, calls, None, clipped,
+                          None if norms is None else norms[:k].copy())
+
         with np.errstate(over="ignore", invalid="ignore"):
             for j, target in enumerate(steps):
                 while k < target:
-                    theta = theta + self.lr * f(theta)
+                    step = self.lr * f(theta)
+                    if cap is not None or norms is not None:
+                        size = float(np.sqrt(np.dot(step, step)))
+                        if norms is not None:
+                            norms[k] = size
+                        if cap is not None and size > cap:     # a NaN/inf size is not clipped: it diverges
+                            step = step * (cap / size)
+                            clipped += 1
+                    theta = theta + step
                     k += 1
                     calls += 1
                     if not np.all(np.isfinite(theta)):
-                        raise failure(f"Discrete(lr={self.lr:g})", f"step {k} (t = {k * self.lr:.6g})",
-                                      "the iterates diverged; a smaller lr keeps them finite", time=k * self.lr)
+                        why = "the iterates diverged; a smaller lr keeps them finite"
+                        if self.on_failure == "raise":
+                            raise failure(f"Discrete(lr={self.lr:g})", f"step {k} (t = {k * self.lr:.6g})", why,
+                                          time=k * self.lr)
+                        return result(steps[:j] * self.lr, out[:j], k * self.lr, why)
                     if event is not None:
                         g_new = float(event(k * self.lr, theta))
                         if np.sign(g_new) != np.sign(g_old) and g_new != g_old:
                             out[j] = theta
                             times = np.append(steps[:j], k) * self.lr
-                            return Solved(times, out[:j + 1], k * self.lr, "event", calls)
+                            return result(times, out[:j + 1], k * self.lr, "event")
                         g_old = g_new
                 out[j] = theta
-        return Solved(steps * self.lr, out, None, None, calls)
+        return result(steps * self.lr, out, None, None)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ The engine derives, from each rule's per-layer velocity, the map a ← a + ηφ(
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import sympy
@@ -259,3 +259,35 @@ def eta_max_plot() -> Plot:
 def modified_equation_plot() -> Plot:
     """Error of the iterates against the flow and the modified flow, against η (the claim's numeric route)."""
     return _modified_numeric(False).plots[0]
+
+
+def measured_threshold(rule: Any, L: int, s: Sequence[float] = (0.5, 1.0, 2.0), steps: int = 1500,
+                       iterations: int = 30) -> float:
+    """The step where the full matrices stop converging from u0 = s/2, found by bisection (an outcome).
+
+    "Converges" means max |u_K − s|/s <= 1e-6 after `steps` steps; the bracket starts at
+    [0.5, 2] × the derived η_max and is halved `iterations` times (relative width 1.5·2^−30).
+    Near the threshold the multiplier is close to −1, so convergence is slow: the measured value
+    sits slightly below η_max, by about log(1e-6)/steps relative.
+    """
+    s = np.asarray(s, dtype=float)
+    eta = float(np.min(derive_discrete(rule, L).eta_max(s)))
+    lo, hi = 0.5 * eta, 2.0 * eta
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        if _settles(matrix_iterates(rule, L, s, s / 2, mid, steps), s) <= 1e-6:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def thresholds_tex(depths: Sequence[int] = (2, 3, 4)) -> str:
+    """LaTeX table: derived η_max (min over s = 0.5, 1, 2) and the measured full-matrix threshold per rule and L."""
+    rows = []
+    for rule in RULES:
+        for L in depths:
+            eta = float(np.min(derive_discrete(rule, L).eta_max([0.5, 1.0, 2.0])))
+            rows.append(f"{rule.name} & {L} & {eta:.6g} & {measured_threshold(rule, L):.6g} \\\\")
+    return ("\\begin{tabular}{lrrr}\nrule & $L$ & derived $\\eta_{\\max}$ & measured threshold\\\\ \\hline\n"
+            + "\n".join(rows) + "\n\\end{tabular}\n")

@@ -4,7 +4,9 @@ On an aligned initialisation every singular mode evolves alone: layer i acts on 
 scalar gain a_i, so each W_i is a 1x1 block, Σ = (λ), Σ_yx = (s), and the per-mode Jacobian of the
 end-to-end strength u = ∏ a_i is the row j with j_i = ∂u/∂a_i = ∏_{k≠i} a_k. The per-mode Fisher
 F = λ jᵀj is rank one (rank 1 of L), which `SympyOps.pinv_pow` inverts in closed form:
-(F⁺)^q = (λ|j|²)^{−q} jᵀj / |j|².
+(F⁺)^q = (λ|j|²)^{−q} jᵀj / |j|². Levenberg–Marquardt damping keeps the structure:
+(F + εI)^{−q} = (λ|j|² + ε)^{−q} P_j + ε^{−q}(I − P_j), P_j = jjᵀ/|j|², and on a mode the
+gradient lies along j, so the damped rule acts on it as the scalar (λ|j|² + ε)^{−q}.
 """
 from __future__ import annotations
 
@@ -39,6 +41,86 @@ class RankOneGram:
 
     def __rmatmul__(self, v: Any) -> sympy.Matrix:
         return (self @ sympy.Matrix(v).T).T
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(L, L)."""
+        return (self.j.shape[0], self.j.shape[0])
+
+    def dense(self) -> sympy.Matrix:
+        """weight · j jᵀ as an explicit matrix (for rules that slice diagonal blocks)."""
+        return self.as_matrix()
+
+    def damped(self, eps: Any) -> "DampedRankOneGram":
+        """weight · j jᵀ + εI, kept factored (Levenberg–Marquardt damping)."""
+        return DampedRankOneGram(self.j, self.weight, sympy.sympify(eps))
+
+
+@dataclass(frozen=True)
+class DampedRankOneGram:
+    """weight · j jᵀ + εI (ε > 0), kept factored so that its inverse power is exact:
+    (weight·jjᵀ + εI)^{−q} = (weight|j|² + ε)^{−q} P_j + ε^{−q}(I − P_j), P_j = jjᵀ/|j|²."""
+
+    j: sympy.Matrix
+    weight: sympy.Expr
+    eps: sympy.Expr
+
+    @property
+    def T(self) -> "DampedRankOneGram":
+        """Symmetric: itself."""
+        return self
+
+    def as_matrix(self) -> sympy.Matrix:
+        """weight · j jᵀ + εI as an explicit matrix."""
+        return self.weight * self.j * self.j.T + self.eps * sympy.eye(self.j.shape[0])
+
+
+@dataclass(frozen=True)
+class DampedRankOneOperator:
+    """along · P_j + across · (I − P_j), P_j = jjᵀ/|j|², applied to v as j·(along · jᵀv/|j|²) plus
+    across · (v − P_j v). On a mode the gradient lies along j, the second part vanishes identically
+    and every layer's velocity keeps one common scalar factor (as for `RankOneOperator`)."""
+
+    j: sympy.Matrix
+    along: sympy.Expr
+    across: sympy.Expr
+
+    @property
+    def T(self) -> "DampedRankOneOperator":
+        """Symmetric: itself."""
+        return self
+
+    def as_matrix(self) -> sympy.Matrix:
+        """The operator as an explicit matrix."""
+        norm2 = (self.j.T * self.j)[0, 0]
+        P = self.j * self.j.T / norm2
+        return self.along * P + self.across * (sympy.eye(self.j.shape[0]) - P)
+
+    def __matmul__(self, v: Any) -> Any:
+        v = sympy.Matrix(v)
+        if v.shape[0] != self.j.shape[0]:
+            return self.as_matrix() @ v
+        norm2 = sympy.expand((self.j.T * self.j)[0, 0])
+        cols = []
+        for k in range(v.shape[1]):
+            coef = sympy.cancel(sympy.factor_terms((self.j.T * v[:, k])[0, 0]) / norm2)
+            rest = (v[:, k] - self.j * coef).applyfunc(sympy.cancel)
+            col = self.j * sympy.factor_terms(self.along * coef)
+            if not rest.is_zero_matrix:
+                col = col + self.across * rest
+            cols.append(col)
+        return sympy.Matrix.hstack(*cols)
+
+    def __rmatmul__(self, v: Any) -> Any:
+        return (self @ sympy.Matrix(v).T).T
+
+    def __neg__(self) -> "DampedRankOneOperator":
+        return DampedRankOneOperator(self.j, -self.along, -self.across)
+
+    def __mul__(self, x: Any) -> "DampedRankOneOperator":
+        return DampedRankOneOperator(self.j, self.along * x, self.across * x)
+
+    __rmul__ = __mul__
 
 
 @dataclass(frozen=True)
@@ -81,7 +163,7 @@ class SympyOps:
     """Backend operations on sympy matrices (gains assumed positive)."""
 
     def pinv_pow(self, M: Any, q: Any) -> sympy.Matrix:
-        """(M⁺)^q for a 1x1 block, a diagonal matrix, or a `RankOneGram`.
+        """(M⁺)^q for a 1x1 block, a diagonal matrix, a `RankOneGram`, or (M)^{−q} for a `DampedRankOneGram`.
 
         Raises:
             NoModeDecomposition: for a general symbolic matrix (use `lindyn.integrate`).
@@ -90,6 +172,9 @@ class SympyOps:
         if isinstance(M, RankOneGram):
             norm2 = sympy.expand((M.j.T * M.j)[0, 0])
             return RankOneOperator(M.j, (M.weight * norm2) ** (-q) / norm2)
+        if isinstance(M, DampedRankOneGram):
+            norm2 = sympy.expand((M.j.T * M.j)[0, 0])
+            return DampedRankOneOperator(M.j, (M.weight * norm2 + M.eps) ** (-q), M.eps ** (-q))
         M = sympy.Matrix(M)
         if M.is_diagonal():
             return sympy.diag(*[(d ** (-q) if d != 0 else sympy.S.Zero) for d in M.diagonal()])
@@ -103,7 +188,11 @@ class SympyOps:
         return sympy.eye(n)
 
     def scalar(self, x: Any) -> sympy.Expr:
-        """Exact sympy number (Fraction -> Rational)."""
+        """Exact sympy number: Fraction -> Rational; a float is read as the decimal it prints as
+        (1e-05 -> 1/100000), so that a damping given as a float keeps the derivation exact (sympy's
+        rational-function algorithms fail on Float coefficients)."""
+        if isinstance(x, float) or (hasattr(x, "dtype") and getattr(x.dtype, "kind", "") == "f"):
+            return sympy.Rational(repr(float(x)))
         return sympy.sympify(x)
 
     def sqrt(self, x: Any) -> sympy.Expr:
