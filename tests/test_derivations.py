@@ -17,7 +17,8 @@ SCRIPTS = {
                        "bernacchia2018_bottleneck.png"],
     "discrete": ["discrete.tex", "discrete_iterates.png", "discrete_eta_max.png", "discrete_modified.png",
                  "saxe2014_depth.png"],
-    "huh2020": ["huh2020.tex", "huh2020_paths.png", "huh2020_balance.png", "huh2020_fractional.png"],
+    "huh2020": ["huh2020.tex", "huh2020_paths.png", "huh2020_balance.png", "huh2020_fractional.png",
+                "huh2020_generalisation.png", "huh2020_stability.png"],
     "kerekes2021": ["kerekes2021.tex", "kerekes2021_classification.png", "kerekes2021_completion.png",
                     "kerekes2021_outside_span.png", "kerekes2021_singular_values.png", "kerekes2021_tanh.png"],
 }
