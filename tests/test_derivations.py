@@ -12,7 +12,8 @@ from conftest import DERIVATION_PNG_SIZE
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "derivations"
 
 SCRIPTS = {
-    "saxe2014": ["saxe2014.tex", "saxe2014_fig3_modes.png", "saxe2014_learning_time.png"],
+    "saxe2014": ["saxe2014.tex", "saxe2014_fig3_modes.png", "saxe2014_learning_time.png",
+                 "saxe2014_fig3_random.png"],
     "bernacchia2018": ["bernacchia2018.tex", "bernacchia2018_rules.png", "bernacchia2018_deep.png",
                        "bernacchia2018_bottleneck.png"],
     "discrete": ["discrete.tex", "discrete_iterates.png", "discrete_eta_max.png", "discrete_modified.png",
