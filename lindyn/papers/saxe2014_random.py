@@ -592,6 +592,6 @@ CLAIMS: tuple[Claim, ...] = (
           "tracks the sigmoid less closely.",
           r"\frac{t_{1/2}^{\mathrm{sim}} - t_{1/2}^{\mathrm{Eq.12}}}{t_{1/2}^{\mathrm{Eq.12}}} > 0,\quad "
           r"t_{1/2}^{\mathrm{Eq.12}} = \frac{\tau}{2s}\ln\left(\frac{s}{u_0} - 1\right)",
-          "Saxe et al. 2014, Fig. 3; thresholds [chosen example]", None, _random_numeric, 0.0, REASON,
+          "Saxe et al. 2014, Fig. 3; thresholds [chosen example]", None, _random_numeric, 1.0, REASON,
           kind="outcome"),
 )
