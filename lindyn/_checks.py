@@ -6,6 +6,7 @@ so a user gets one readable line naming the argument and its allowed range.
 from __future__ import annotations
 
 import math
+import operator
 from fractions import Fraction
 from typing import Any, Iterable
 
@@ -77,7 +78,18 @@ def fail(name: str, allowed: str, value: Any, cls: type[Exception] = LindynError
 
 
 def check_int(x: object, name: str, *, minimum: int, maximum: int | None = None) -> int:
-    """Return `x` if it is an integer in [minimum, maximum], else raise `LindynError`."""
+    """Return `x` as a Python int if it is an integer in [minimum, maximum], else raise `LindynError`.
+
+    Any integral type counts (int, numpy integers: anything with `__index__`), never bool.
+
+    >>> import numpy as np; check_int(np.int64(3), "depth", minimum=1)
+    3
+    """
+    if not isinstance(x, (bool, int)) and hasattr(type(x), "__index__") and not hasattr(x, "free_symbols"):
+        try:
+            x = operator.index(x)  # numpy integers are integers
+        except TypeError:
+            pass
     ok = not isinstance(x, bool) and isinstance(x, int) and x >= minimum
     if ok and maximum is not None:
         ok = x <= maximum

@@ -55,8 +55,11 @@ def _join_negative_values(argv: list[str]) -> list[str]:
 
 def parse_floats(text: str, name: str) -> list[float]:
     """Parse '1,2.5,3e-2' into floats; a bad item raises `LindynError` naming the option."""
+    items = text.split(",")
+    if any(x.strip() == "" for x in items) and text.strip() != "":
+        raise fail(name, "a comma-separated list of numbers without empty items, e.g. 1,2.5", text)
     try:
-        values = [float(x) for x in text.split(",") if x.strip() != ""]
+        values = [float(x) for x in items if x.strip() != ""]
     except ValueError:
         raise fail(name, "a comma-separated list of numbers, e.g. 1,2.5", text) from None
     if not values:

@@ -42,7 +42,6 @@ PUBLISHED_RTOL = 1e-11
 # MP_TOL 1e-25 at 30 digits, SYMBOLIC_TOL 1e-30 at 40 digits, LINALG_TOL 1e-10); the tests check verdicts.
 WRONG_CLAIM_MIN_ERROR = 0.1   # "GD converges exponentially": GD's sigmoid differs from e^{-t} by O(1), not by rounding
 DERIVATION_PNG_SIZE = (1080, 600)  # every derivations/*.py figure: figsize (9, 5) in at 120 dpi
-DEFAULT_RUN_SECONDS = 60      # issue 5: `python -m lindyn` runs every claim in under a minute (measured ~16-20 s)
 # === Kerekes et al. 2021
 # One BLAS thread: the Kerekes tests factor many small matrices (SVD of 64 x 192 in the completion
 # NGD); on the shared 2-core machine OpenBLAS threads made each SVD ~50x slower (1.5 ms -> 80 ms).

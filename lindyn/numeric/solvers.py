@@ -309,6 +309,11 @@ class Discrete:
             k = np.rint(np.asarray(ts, dtype=float) / self.lr)
         if k.size and not float(k[-1]) <= MAX_DISCRETE_STEPS:   # as floats: t/lr may exceed int64
             raise fail("lr", f"large enough that max(t)/lr <= {MAX_DISCRETE_STEPS} steps", self.lr)
+        positive = np.asarray(ts, dtype=float) > 0
+        if np.any(positive & (k == 0)):   # a requested time t > 0 would be served by the initial state
+            t_min = float(np.min(np.asarray(ts, dtype=float)[positive]))
+            raise fail("lr", f"at most 2·t = {2 * t_min:g} for the smallest requested time t > 0, so that every such "
+                             "time takes at least one step", self.lr)
         return k.astype(np.int64)
 
     def solve(self, f: Callable[[np.ndarray], np.ndarray], theta0: np.ndarray, ts: np.ndarray,
