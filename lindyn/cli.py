@@ -16,8 +16,14 @@ import sys
 from typing import Any, NoReturn, Sequence
 
 from ._checks import MAX_DEPTH, LindynError, LindynFailure, check_exponent, check_int, check_real, check_times, fail
+from ._progress import reporting
+from .problem import MAX_WIDTH
 from ._version import __version__
 from .rules import RULE_NAMES
+
+#: Most modes one command takes (the derived evaluation is vectorised over modes; `integrate` has its
+#: own bound, the hidden width <= 2048).
+MAX_MODES = 10_000
 
 COMMANDS = ("integrate", "trajectory", "learning_time", "discrete", "verify")
 
@@ -123,6 +129,8 @@ def problem_arguments(args: argparse.Namespace) -> dict[str, Any]:
         "lam": parse_floats(args.lam, "lam"),
         "tau": tau[0],
     }
+    if len(out["s"]) > MAX_MODES:
+        raise fail("s", f"at most {MAX_MODES} singular values (modes)", f"{len(out['s'])} values")
     for key in ("s", "u0", "gains", "lam"):
         if out[key] is not None and not all(math.isfinite(x) for x in out[key]):
             raise fail(key, "finite numbers (no NaN or inf)", getattr(args, key))
@@ -186,7 +194,8 @@ def main(argv: Sequence[str] | None = None, *, default_command: str | None = Non
         parser.print_help()
         return 0
     try:
-        return int(args.handler(args) or 0)
+        with reporting(True):   # progress lines on stderr for long computations
+            return int(args.handler(args) or 0)
     except LindynError as err:
         print(f"lindyn {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ import argparse
 import json
 from typing import Any
 
-from ..cli import add_problem_arguments, check_int, check_real, fail, problem_arguments
+from ..cli import MAX_WIDTH, add_problem_arguments, check_int, check_real, fail, problem_arguments
 
 METHODS = ("flow", "discrete", "mpmath")
 
@@ -80,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
             width = int(args.width)
         except ValueError:
             raise fail("width", "an integer >= the number of modes", args.width) from None
+    if len(p["s"]) > MAX_WIDTH:
+        raise fail("s", f"at most {MAX_WIDTH} modes for the full matrices (each layer is at least modes x modes)",
+                   f"{len(p['s'])} values")
     rule = rule_from_name(p["rule_name"], p["q"])
     problem = aligned_problem(p["s"], p["depth"], u0=p["u0"], gains=p["gains"],
                               lam=p["lam"] if len(p["lam"]) > 1 else p["lam"][0], width=width, tau=p["tau"])

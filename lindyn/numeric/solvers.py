@@ -29,6 +29,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 
 from .._checks import check_int, check_real, fail, failure
+from .._progress import Progress
 from ._ops import MpmathOps, NumpyOps
 
 __all__ = ["Solved", "Flow", "Discrete", "HighPrecision", "Method", "MAX_FLOW_EVALUATIONS", "MAX_DISCRETE_STEPS"]
@@ -39,6 +40,11 @@ _ROUTES = ("efficient", "explicit")
 #: Default budget of field evaluations of `Flow`: an explicit solver near a stable fixed point keeps
 #: a step of O(τ/rate), so a horizon like t = 1e308 would otherwise never finish.
 MAX_FLOW_EVALUATIONS = 1_000_000
+
+#: `Flow` stops early once a tenth of its budget is spent and the rate of evaluations per unit time,
+#: projected to the last requested time, exceeds the budget by this factor (a run that cannot finish
+#: fails in seconds, not after spending the whole budget).
+PROJECTION_FACTOR = 3.0
 
 #: Largest number of discrete steps `Discrete` takes in one call.
 MAX_DISCRETE_STEPS = 50_000_000
@@ -164,6 +170,7 @@ class Flow:
         g_old = None if event is None else float(event(0.0, theta0))
         pieces: list[Any] = []
         stopped, reason = None, None
+        progress = Progress(f"integrate ({self.solver})", t_end, "t")
         if k < T:
             stepper = classes[self.solver](rhs, 0.0, theta0, t_end, rtol=self.rtol, atol=self.atol)
             try:
@@ -172,6 +179,10 @@ class Flow:
                     if stepper.status == "failed":
                         raise IntegrationFailedHere(float(stepper.t), str(message))
                     t_old, t_new = float(stepper.t_old), float(stepper.t)
+                    progress.update(t_new, f"{calls[0]} velocity evaluations")
+                    if event is None and calls[0] > self.max_evaluations // 10 and t_new > 0 \
+                            and calls[0] * t_end / t_new > PROJECTION_FACTOR * self.max_evaluations:
+                        raise _Budget(calls[0] * t_end / t_new)     # fail fast: the budget cannot last
                     interp = None
                     if event is not None:
                         g_new = float(event(t_new, stepper.y))
@@ -198,9 +209,13 @@ class Flow:
                     OverflowError) as err:
                 where = float(stepper.t)
                 if isinstance(err, _Budget):
-                    why = (f"the budget of {self.max_evaluations} velocity evaluations is spent before t = {t_end:.6g} "
-                           "(ask for a smaller t, raise Flow(max_evaluations=...), or use a stiff solver such as "
-                           "Flow(solver='LSODA') for long horizons)")
+                    remedy = ("(ask for a smaller t, raise Flow(max_evaluations=...), or use a stiff solver such as "
+                              "Flow(solver='LSODA'), --solver LSODA, for long horizons)")
+                    if err.args:
+                        why = (f"at this rate t = {t_end:.6g} needs ~{err.args[0]:.2g} velocity evaluations, more than "
+                               f"the budget of {self.max_evaluations} {remedy}")
+                    else:
+                        why = f"the budget of {self.max_evaluations} velocity evaluations is spent before t = {t_end:.6g} {remedy}"
                 elif isinstance(err, _NonFinite):
                     why = "the velocity became NaN or inf (the weights may have diverged or become singular)"
                 elif isinstance(err, IntegrationFailedHere):
@@ -326,6 +341,7 @@ class Discrete:
         cap = None if self.max_update is None else float(self.max_update)
         norms = np.empty(int(steps[-1]) if steps.size else 0) if self.record_updates else None
         g_old = None if event is None else float(event(0.0, theta0))
+        progress = Progress("integrate (discrete steps)", float(steps[-1]) if steps.size else 0.0, "steps")
 
         def result(times: np.ndarray, theta_out: np.ndarray, stopped: float | None, reason: str | None) -> Solved:
             return Solved(times, theta_out, stopped, reason, calls, None, clipped,
@@ -345,6 +361,7 @@ class Discrete:
                     theta = theta + step
                     k += 1
                     calls += 1
+                    progress.update(k)
                     if not np.all(np.isfinite(theta)):
                         why = "the iterates diverged; a smaller lr keeps them finite"
                         if self.on_failure == "raise":
