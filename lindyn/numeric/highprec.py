@@ -17,6 +17,8 @@ from typing import Any, Callable, Sequence
 import mpmath
 import numpy as np
 
+from .._progress import Progress
+
 
 __all__ = ["to_mpf_array", "gbs_integrate"]
 
@@ -47,6 +49,7 @@ def gbs_integrate(F: Callable[[np.ndarray], np.ndarray], y0: np.ndarray, t: Sequ
     tol = mpmath.mpf(10) ** (-(dps - 3))
     tiny = mpmath.mpf(10) ** (-12)
     result, now, H = [], mpmath.mpf(0), mpmath.mpf("0.1")
+    progress = Progress(f"integrate (mpmath, {dps} digits)", float(t[-1]) if len(t) else 0.0, "t")
     for time in t:
         target = mpmath.mpf(float(time))
         while now < target:
@@ -54,6 +57,7 @@ def gbs_integrate(F: Callable[[np.ndarray], np.ndarray], y0: np.ndarray, t: Sequ
             y_new, ok, H_next = _gbs_step(field, now, y, step, tol)
             if ok:
                 now, y = now + step, y_new
+                progress.update(float(now), f"{calls[0]} velocity evaluations")
                 if not all(mpmath.isfinite(x) for x in y):
                     raise ValueError(f"non-finite state at t = {mpmath.nstr(now, 8)}")
                 H = max(H, H_next) if step < H else H_next
