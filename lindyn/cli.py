@@ -173,6 +173,20 @@ Run `lindyn COMMAND --help` for the options of each command.""",
     return parser
 
 
+def _as_option(message: str, parser: argparse.ArgumentParser, command: str) -> str:
+    """Name the command-line flag in a library message: "Argument `s` ..., got s=..." -> "Option `--s` ..., got --s ..."."""
+    match = re.match(r"Argument `([A-Za-z_][\w-]*)`", message)
+    if not match:
+        return message
+    name = match.group(1)
+    flag = "--" + name.replace("_", "-")
+    sub = parser._subparsers._group_actions[0].choices.get(command) if parser._subparsers else None  # type: ignore[union-attr]
+    if sub is None or flag not in {s for a in sub._actions for s in a.option_strings}:
+        return message
+    message = f"Option `{flag}`" + message[match.end():]
+    return message.replace(f", got {name}=", f", got {flag} ")
+
+
 def main(argv: Sequence[str] | None = None, *, default_command: str | None = None) -> int:
     """Entry point; returns the exit status.
 
@@ -197,7 +211,7 @@ def main(argv: Sequence[str] | None = None, *, default_command: str | None = Non
         with reporting(True):   # progress lines on stderr for long computations
             return int(args.handler(args) or 0)
     except LindynError as err:
-        print(f"lindyn {args.command}: error: {err}", file=sys.stderr)
+        print(f"lindyn {args.command}: error: {_as_option(str(err), parser, args.command)}", file=sys.stderr)
         return 2
     except LindynFailure as err:
         print(f"lindyn {args.command}: failed: {err}", file=sys.stderr)

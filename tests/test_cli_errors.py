@@ -57,16 +57,16 @@ def assert_one_line(capsys, args, option, status=2):
 SHARED = [
     ({"depth": "0"}, "depth"), ({"depth": "-1"}, "depth"), ({"depth": "2.5"}, "depth"), ({"depth": "abc"}, "depth"),
     ({"depth": "1000000"}, "depth"), ({"depth": "101"}, "depth"),
-    ({"s": ""}, "`s`"), ({"s": "nan"}, "`s`"), ({"s": "inf"}, "`s`"), ({"s": "-1"}, "`s`"), ({"s": "1,abc"}, "`s`"),
-    ({"s": "1,-2"}, "`s`"),
+    ({"s": ""}, "`--s`"), ({"s": "nan"}, "`--s`"), ({"s": "inf"}, "`--s`"), ({"s": "-1"}, "`--s`"), ({"s": "1,abc"}, "`--s`"),
+    ({"s": "1,-2"}, "`--s`"),
     ({"u0": "nan"}, "u0"), ({"u0": "inf"}, "u0"), ({"u0": ""}, "u0"), ({"u0": "0.1,0.2,0.3"}, "u0"),
     ({"gains": "0.1"}, "gains"), ({"gains": "nan,0.1"}, "gains"), ({"gains": "0.1,0.2,0.3"}, "gains"),
     ({"gains": "inf,1"}, "gains"),
     ({"lam": "0"}, "lam"), ({"lam": "-1"}, "lam"), ({"lam": "nan"}, "lam"), ({"lam": "inf"}, "lam"),
     ({"lam": "1,2"}, "lam"), ({"lam": ""}, "lam"),
     ({"tau": "0"}, "tau"), ({"tau": "-1"}, "tau"), ({"tau": "nan"}, "tau"), ({"tau": "1,2"}, "tau"),
-    ({"q": "2", "rule": "ngd"}, "`q`"), ({"q": "abc", "rule": "ngd"}, "`q`"), ({"q": "1/0", "rule": "ngd"}, "`q`"),
-    ({"q": "-1", "rule": "ngd"}, "`q`"), ({"q": "nan", "rule": "ngd"}, "`q`"), ({"q": "0.5", "rule": "kfac"}, "`q`"),
+    ({"q": "2", "rule": "ngd"}, "`--q`"), ({"q": "abc", "rule": "ngd"}, "`--q`"), ({"q": "1/0", "rule": "ngd"}, "`--q`"),
+    ({"q": "-1", "rule": "ngd"}, "`--q`"), ({"q": "nan", "rule": "ngd"}, "`--q`"), ({"q": "0.5", "rule": "kfac"}, "`--q`"),
     ({"rule": "bogus"}, "--rule"), ({"depth": None}, "--depth"), ({"bogus": "1"}, "--bogus"),
 ]
 
@@ -82,8 +82,8 @@ def test_shared_options(command, case, capsys):
     assert_one_line(capsys, argv(command, **changes), option)
 
 
-TIMES = [({"t": "-1"}, "`t`"), ({"t": "2,1"}, "`t`"), ({"t": "nan"}, "`t`"), ({"t": ""}, "`t`"),
-         ({"t": "inf"}, "`t`"), ({"t": "1,x"}, "`t`")]
+TIMES = [({"t": "-1"}, "`--t`"), ({"t": "2,1"}, "`--t`"), ({"t": "nan"}, "`--t`"), ({"t": ""}, "`--t`"),
+         ({"t": "inf"}, "`--t`"), ({"t": "1,x"}, "`--t`")]
 
 
 @pytest.mark.parametrize("command", ["integrate", "trajectory"])
@@ -94,7 +94,7 @@ def test_times(command, case, capsys):
 
 # --- per command: what is allowed differs (see the module docstring) ------------------------------
 
-DERIVED_ONLY = [({"s": "0"}, "`s`"), ({"u0": "0"}, "u0"), ({"u0": "-0.1"}, "u0"), ({"gains": "0,0.2"}, "gains"),
+DERIVED_ONLY = [({"s": "0"}, "`--s`"), ({"u0": "0"}, "u0"), ({"u0": "-0.1"}, "u0"), ({"gains": "0,0.2"}, "gains"),
                 ({"gains": "-0.1,0.2"}, "gains")]
 
 
@@ -194,7 +194,7 @@ def _outside(args):
 @pytest.mark.parametrize("args,option", [
     (argv("integrate", depth="1000000"), "depth"),
     (argv("trajectory", u0="nan"), "u0"),
-    (argv("integrate", gains="-0.1,0.2", t="-1"), "`t`"),
+    (argv("integrate", gains="-0.1,0.2", t="-1"), "`--t`"),
 ])
 def test_script_one_line(args, option):
     r = _outside(args)

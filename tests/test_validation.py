@@ -35,7 +35,7 @@ def test_a_learning_rate_that_serves_t_by_the_initial_state_is_refused(capsys):
         integrate(aligned_problem([1.0], 2, u0=0.1), GD(), [0.0, 1.0], method=Discrete(lr=1e300))
     assert main(["integrate", "--rule", "gd", "--depth", "2", "--s", "1", "--u0", "0.1", "--t", "0,1",
                  "--method", "discrete", "--lr", "1e300"]) == 2
-    assert "`lr`" in one_error_line(capsys)
+    assert "`--lr`" in one_error_line(capsys)
 
 
 def test_too_many_modes_fail_fast_with_the_bound(capsys):
