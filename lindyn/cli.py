@@ -28,7 +28,7 @@ MAX_MODES = 10_000
 COMMANDS = ("integrate", "trajectory", "learning_time", "discrete", "verify")
 
 #: The argument checks the subcommands share (one error format, `lindyn._checks`).
-__all__ = ["main", "build_parser", "add_problem_arguments", "problem_arguments", "parse_floats", "fail", "check_int",
+__all__ = ["main", "build_parser", "rule_power", "RULES_WITH_POWER", "MAX_MODES", "MAX_WIDTH", "add_problem_arguments", "problem_arguments", "parse_floats", "fail", "check_int",
            "check_real", "check_times", "check_exponent", "COMMANDS"]
 
 
@@ -89,9 +89,10 @@ def add_problem_arguments(parser: argparse.ArgumentParser, *, times: bool = True
     parser.add_argument("--rule", required=True, choices=RULE_NAMES,
                         help="learning rule: gd, ngd (full Fisher, power q), blockdiag (block NGD, power q), "
                              "kfac (= blockdiag q=1), bernacchia (per-layer NG: blockdiag q=1 scaled by 1/L)")
-    parser.add_argument("--q", default="1",
-                        help="exact curvature power in [0, 1]: a fraction such as 1/2, or a decimal such as 0.5, "
-                             "which is read exactly (0.5 = 1/2, 0.1 = 1/10) (default 1)")
+    parser.add_argument("--q", default=None,
+                        help="exact curvature power in [0, 1] of ngd and blockdiag: a fraction such as 1/2, or a "
+                             "decimal such as 0.5, which is read exactly (0.5 = 1/2, 0.1 = 1/10) (default 1); an error "
+                             "with gd, kfac and bernacchia, which have no power to choose")
     parser.add_argument("--depth", required=True, help=f"number of weight matrices, 1 <= L <= {MAX_DEPTH}")
     parser.add_argument("--s", required=True, help=f"singular values of Σ_yx, one per mode: S1,S2,... (each {s_help})")
     init = parser.add_mutually_exclusive_group(required=True)
@@ -104,6 +105,19 @@ def add_problem_arguments(parser: argparse.ArgumentParser, *, times: bool = True
     parser.add_argument("--tau", default="1", help="time constant τ = 1/η > 0, one value (default 1)")
     if times:
         parser.add_argument("--t", required=True, help="times T1,T2,... (finite, >= 0, increasing)")
+
+
+#: The rules that take a curvature power --q.
+RULES_WITH_POWER = ("ngd", "blockdiag")
+
+
+def rule_power(rule: str, q: str | None) -> Any:
+    """The exact power of --q (default 1); refused for rules without a power to choose."""
+    if q is None:
+        return check_exponent(1, "q")
+    if rule not in RULES_WITH_POWER:
+        raise fail("q", f"not given with --rule {rule} (only {' and '.join(RULES_WITH_POWER)} take a power)", q)
+    return check_exponent(q, "q")
 
 
 def problem_arguments(args: argparse.Namespace) -> dict[str, Any]:
@@ -121,7 +135,7 @@ def problem_arguments(args: argparse.Namespace) -> dict[str, Any]:
         raise fail("tau", "one number > 0", args.tau)
     out: dict[str, Any] = {
         "rule_name": args.rule,
-        "q": check_exponent(args.q, "q"),
+        "q": rule_power(args.rule, args.q),
         "depth": depth,
         "s": parse_floats(args.s, "s"),
         "u0": parse_floats(args.u0, "u0") if args.u0 is not None else None,

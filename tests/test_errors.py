@@ -169,7 +169,7 @@ def test_cli_bad_input_exits_2_with_one_line(argv, match, capsys):
     flat = ["integrate"] + [x for kv in args.items() for x in kv]
     assert main(flat) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("lindyn integrate: error: Argument") and _search(match, err[0])
+    assert len(err) == 1 and err[0].startswith("lindyn integrate: error: Option `--") and _search(match, err[0])
 
 
 def _search(pattern, text):

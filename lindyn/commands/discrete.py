@@ -16,7 +16,7 @@ import json
 import math
 from typing import Any
 
-from ..cli import MAX_DEPTH, check_exponent, check_int, check_real, fail, parse_floats
+from ..cli import MAX_DEPTH, check_int, check_real, fail, parse_floats, rule_power
 
 #: Largest --steps (each step of the full-matrix route costs one velocity evaluation).
 MAX_STEPS = 1_000_000
@@ -33,7 +33,8 @@ def register(subparsers: Any) -> None:
         epilog="example: lindyn discrete --rule gd --depth 3 --s 1,2 --u0 1e-3 --lr 0.05 --steps 200")
     p.add_argument("--rule", required=True, choices=RULE_NAMES,
                    help="learning rule: gd, ngd (full Fisher, power q), blockdiag (block NGD, power q), kfac, bernacchia")
-    p.add_argument("--q", default="1", help="exact curvature power in [0, 1] of ngd/blockdiag, e.g. 1/2 (default 1)")
+    p.add_argument("--q", default=None, help="exact curvature power in [0, 1] of ngd/blockdiag, e.g. 1/2 (default 1); "
+                                             "an error with gd, kfac, bernacchia")
     p.add_argument("--depth", required=True, help="number of weight matrices, 1 <= L <= 100")
     p.add_argument("--s", required=True, help="singular values of the target map, one per mode: S1,S2,... (each > 0)")
     p.add_argument("--u0", required=True, help="initial mode strength > 0 (each layer gain U0^(1/L)); one or one per mode")
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     # === check arguments
     depth = _int(args.depth, "depth", 1, MAX_DEPTH)
-    q = check_exponent(args.q, "q")
+    q = rule_power(args.rule, args.q)
     s = _floats(args.s, "s")
     u0 = _floats(args.u0, "u0")
     if len(u0) not in (1, len(s)):
