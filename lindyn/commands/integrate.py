@@ -10,7 +10,9 @@ integrator that cannot reach the time, a singular crossing) prints one line and 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 from typing import Any
 
 from ..cli import MAX_WIDTH, add_problem_arguments, check_int, check_real, fail, problem_arguments
@@ -25,14 +27,23 @@ def register(subparsers: Any) -> None:
         description="Integrate the full matrix dynamics of a deep linear network from an aligned "
                     "initialisation and print the mode strengths u = diag(Uᵀ W V) and the loss.")
     add_problem_arguments(parser, derived=False)
-    parser.add_argument("--width", help="hidden width N, number of modes <= N <= 2048 (default: number of modes); "
-                                        "random orthogonal hidden bases")
+    parser.add_argument("--width", help="hidden width N, number of modes <= N <= 2048 (default: twice the number of "
+                                        "modes, a genuinely matrix network); random orthogonal hidden bases")
+    parser.add_argument("--init", default="aligned", choices=("aligned", "random"),
+                        help="aligned: each mode starts at --u0 (or --gains) on the task's singular vectors (default); "
+                             "random: i.i.d. Gaussian weights of standard deviation --scale (seed --seed), with u read "
+                             "in the task's bases")
+    parser.add_argument("--scale", help="standard deviation of the entries of --init random, > 0 (default: "
+                                        "u0^(1/L)/sqrt(N), so that each layer has singular values of order u0^(1/L))")
+    parser.add_argument("--seed", default="0", help="seed of the random bases and of --init random, an integer >= 0 "
+                                                    "(default 0)")
     parser.add_argument("--method", default="flow", choices=METHODS,
                         help="flow (solve_ivp DOP853, rtol 1e-10), discrete (W += lr·v/τ, t_k = k·lr), "
                              "mpmath (high precision, small nets)")
     parser.add_argument("--lr", help="learning rate (time step) > 0 of --method discrete, with max(t)/lr <= 5e7 "
                                      "steps (default 1e-3)")
-    parser.add_argument("--dps", help="decimal digits of --method mpmath, 15 <= D <= 200 (default 30)")
+    parser.add_argument("--dps", help="decimal digits of --method mpmath, 15 <= D <= 200 (default 30); the route "
+                                      "integrates the problem's float64 weights exactly (key u_digits: D digits)")
     parser.add_argument("--rtol", help="relative tolerance of --method flow (default 1e-10)")
     parser.add_argument("--atol", help="absolute tolerance of --method flow (default 1e-12)")
     parser.add_argument("--solver", default="DOP853", choices=("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA"),
@@ -71,7 +82,7 @@ def _method(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of `lindyn integrate`."""
-    from .. import aligned_problem, integrate, rule_from_name
+    from .. import SingularCrossing, SmallRandom, aligned_problem, integrate, rule_from_name
 
     p = problem_arguments(args)
     width = None
@@ -83,23 +94,53 @@ def run(args: argparse.Namespace) -> int:
     if len(p["s"]) > MAX_WIDTH:
         raise fail("s", f"at most {MAX_WIDTH} modes for the full matrices (each layer is at least modes x modes)",
                    f"{len(p['s'])} values")
+    try:
+        seed = int(args.seed)
+    except ValueError:
+        raise fail("seed", "an integer >= 0", args.seed) from None
+    check_int(seed, "seed", minimum=0)
+    m = len(p["s"])
+    width = min(max(2 * m, m + 1), MAX_WIDTH) if width is None else width
     rule = rule_from_name(p["rule_name"], p["q"])
     problem = aligned_problem(p["s"], p["depth"], u0=p["u0"], gains=p["gains"],
-                              lam=p["lam"] if len(p["lam"]) > 1 else p["lam"][0], width=width, tau=p["tau"])
+                              lam=p["lam"] if len(p["lam"]) > 1 else p["lam"][0], width=width, tau=p["tau"], seed=seed)
+    if args.scale is not None and args.init != "random":
+        raise fail("scale", "given only with --init random", args.scale)
+    if args.init == "random":
+        if p["gains"] is not None:
+            raise fail("gains", "not given with --init random (use --scale)", args.gains)
+        scale = (check_real(args.scale, "scale", positive=True) if args.scale is not None
+                 else abs(p["u0"][0]) ** (1.0 / p["depth"]) / math.sqrt(max(problem.network.widths)))
+        problem = dataclasses.replace(problem, init=SmallRandom(scale=scale, seed=seed))
     method = _method(args)
-    traj = integrate(problem, rule, p["t"], method=method)
+    try:
+        traj = integrate(problem, rule, p["t"], method=method)
+    except SingularCrossing as err:
+        if args.init != "random":
+            raise
+        raise type(err)(f"{err} From --init random the end-to-end map W(0) has det W(0)·det W* < 0 on this seed: "
+                        "try another --seed (about half of them have a positive sign), or --init aligned.") from None
     t = [float(x) for x in traj.t]
     u = [[float(x) for x in row] for row in traj.u]
     loss = [float(x) for x in traj.loss]
+    digits = None
+    if method.name == "mpmath":      # the D significant digits the high-precision route carries
+        import mpmath
+        digits = [[mpmath.nstr(x, method.dps, strip_zeros=False) for x in row] for row in traj.u]
     if args.json:
-        print(json.dumps({"rule": p["rule_name"], "q": str(p["q"]), "depth": p["depth"], "method": method.name,
-                          "t": t, "u": u, "loss": loss}))
+        out = {"rule": p["rule_name"], "q": str(p["q"]), "depth": p["depth"], "method": method.name,
+               "t": t, "u": u, "loss": loss, "width": width, "init": args.init}
+        if digits is not None:
+            out["u_digits"] = digits
+        print(json.dumps(out))
         return 0
-    print(f"lindyn integrate: rule {rule.name}, depth {p['depth']}, method {method.name}, "
+    print(f"lindyn integrate: rule {rule.name}, depth {p['depth']}, method {method.name}, init {args.init}, "
           f"widths {problem.network.widths}")
     header = ["t"] + [f"u_{a + 1}" for a in range(len(u))] + ["loss"]
-    print("  ".join(f"{h:>18}" for h in header))
+    cell = max(18, (method.dps + 8) if digits is not None else 0)
+    print("  ".join(f"{h:>{cell}}" for h in header))
     for k in range(len(t)):
-        row = [t[k]] + [u[a][k] for a in range(len(u))] + [loss[k]]
-        print("  ".join(f"{x:>18.12g}" for x in row))
+        values = [digits[a][k] if digits is not None else f"{u[a][k]:.12g}" for a in range(len(u))]
+        row = [f"{t[k]:.12g}"] + values + [f"{loss[k]:.12g}"]
+        print("  ".join(f"{x:>{cell}}" for x in row))
     return 0
