@@ -20,8 +20,9 @@ def test_default_width_is_larger_than_the_number_of_modes(capsys):
 
 def test_mpmath_route_prints_its_digits_and_they_are_right(capsys):
     # oracle: Saxe Eq. 12 at 50 digits for the problem the route integrates: the float64 weights, converted
-    # exactly (each layer gain is the double nearest √0.01, so u0 = fl(0.1)², not the decimal 0.01)
-    out = run(capsys, "--rule", "gd", "--depth", "2", "--s", "2", "--u0", "0.01", "--t", "0.5,1",
+    # exactly (each layer gain is the double nearest √0.01, so u0 = fl(0.1)², not the decimal 0.01); width 1,
+    # so that the bases are ±1 exactly and the float problem is exactly this mode
+    out = run(capsys, "--rule", "gd", "--depth", "2", "--s", "2", "--u0", "0.01", "--t", "0.5,1", "--width", "1",
               "--method", "mpmath", "--dps", "30", "--json")
     assert len(out["u_digits"]) == 1 and len(out["u_digits"][0]) == 2
     with mpmath.workdps(50):
