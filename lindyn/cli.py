@@ -25,7 +25,7 @@ from .rules import RULE_NAMES
 #: own bound, the hidden width <= 2048).
 MAX_MODES = 10_000
 
-COMMANDS = ("integrate", "trajectory", "learning_time", "discrete", "verify")
+COMMANDS = ("integrate", "trajectory", "learning_time", "discrete", "sweep", "verify")
 
 #: The argument checks the subcommands share (one error format, `lindyn._checks`).
 __all__ = ["main", "build_parser", "rule_power", "RULES_WITH_POWER", "MAX_MODES", "MAX_WIDTH", "add_problem_arguments", "problem_arguments", "parse_floats", "fail", "check_int",
