@@ -167,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
   lindyn trajectory --rule gd --depth 3 --s 1 --u0 1e-3 --t 5,10,20 --json      closed form u(t)
   lindyn integrate  --rule ngd --depth 3 --s 3,1 --u0 1e-3 --t 1,5 --width 4    full matrices
   lindyn learning-time --rule blockdiag --q 1/2 --depth 3 --s 1 --u0 1e-3 --until 0.5
+  lindyn discrete   --rule gd --depth 3 --s 1 --u0 1e-2 --lr 0.5 --steps 40        finite steps, derived vs matrices
   lindyn verify --report out/         every claim, checked two ways; LaTeX/PDF report
   python -m lindyn                    the same as `lindyn verify`
 
