@@ -17,6 +17,8 @@ from .problem import (Aligned, GivenWeights, Init, LambdaBalanced, Network, Prob
 from .rules import GD, NGD, BlockNGD, FunctionRule, LearningRule, Scaled, bernacchia, kfac, rule, rule_from_name
 from .symbolic.invariants import conserved_quantities
 from .trajectory import ModeProblem, Trajectory, derive
+from .discrete import DiscreteMap, derive_discrete, matrix_iterates
+from .depth import AnyDepth, derive_any_depth
 from .claims import Claim, ClaimResult, Evidence, Measurement, all_claims, get_claim
 from .function_space import (FunctionSpaceTrajectory, MaxMargin, ReductionCheck, completion_errors, derive_reduction,
                              effective_rank, equal_margin_direction, function_space_trajectory, low_rank_problem,
@@ -39,6 +41,8 @@ __all__ = [
     "integrate", "layer_velocities", "geometry", "Flow", "Discrete", "HighPrecision", "NumericTrajectory",
     # derive: one derivation pipeline
     "derive", "Trajectory", "ModeProblem", "conserved_quantities",
+    # finite steps and every depth at once, derived from the same rule definitions
+    "derive_discrete", "DiscreteMap", "matrix_iterates", "derive_any_depth", "AnyDepth",
     # verify: claims with their papers
     "verify", "Verification", "Claim", "ClaimResult", "Measurement", "Evidence", "all_claims", "get_claim",
     "write_report",

@@ -285,9 +285,11 @@ def rule(fn: Callable[[Layers, Geometry, Ops], Layers], name: str = "user") -> F
     return FunctionRule(fn, name)
 
 
-def inverse_depth(geo: Geometry) -> Fraction:
-    """1/L as an exact Fraction."""
-    return Fraction(1, geo.depth)
+def inverse_depth(geo: Geometry) -> Any:
+    """1/L as an exact Fraction (or 1/L as an expression when the depth is a symbol)."""
+    if isinstance(geo.depth, int):
+        return Fraction(1, geo.depth)
+    return 1 / geo.depth
 
 
 def kfac(damping: Any = 0) -> BlockNGD:

@@ -169,6 +169,8 @@ class SympyOps:
             NoModeDecomposition: for a general symbolic matrix (use `lindyn.integrate`).
         """
         q = sympy.sympify(q)
+        if hasattr(M, "pinv_pow"):          # structured operators that know their own power (any-depth geometry)
+            return M.pinv_pow(q)
         if isinstance(M, RankOneGram):
             norm2 = sympy.expand((M.j.T * M.j)[0, 0])
             return RankOneOperator(M.j, (M.weight * norm2) ** (-q) / norm2)
