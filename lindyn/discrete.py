@@ -60,6 +60,12 @@ def _steps(steps: Any) -> int:
     return check_int(steps, "steps", minimum=0, maximum=MAX_DISCRETE_STEPS)
 
 
+def _step_arguments(s: Any, u0: Any, lr: Any, steps: Any) -> tuple[NDArray[np.float64], NDArray[np.float64], float, int]:
+    """Checked (s, u0 per mode, lr, steps) of a run of discrete steps."""
+    s = _positive(s, "s")
+    return s, _per_mode(u0, "u0", s.size), check_real(lr, "lr", positive=True), _steps(steps)
+
+
 @dataclass(frozen=True)
 class DiscreteMap:
     """The derived discrete dynamics of a balanced mode under `rule` at depth L (τ = 1, λ = 1).
@@ -122,32 +128,22 @@ class DiscreteMap:
             Array (modes, K + 1).
         """
         # === check arguments
-        s = _positive(s, "s")
-        u0 = _per_mode(u0, "u0", s.size)
-        lr = check_real(lr, "lr", positive=True)
-        steps = _steps(steps)
+        s, u0, lr, steps = _step_arguments(s, u0, lr, steps)
         a0 = u0 ** (1.0 / self.depth)
         k = np.arange(steps + 1, dtype=float) * lr
-        out = np.full((s.size, steps + 1), np.nan)
         f = lambda s_: (lambda a: np.asarray(self._step(a, s_), dtype=float) * np.ones_like(a))  # noqa: E731
-        try:
-            out[:] = Discrete(lr=lr).solve(f(s), a0, k).theta.T ** self.depth
-            return out
-        except LindynFailure:
-            pass
         with np.errstate(over="ignore", invalid="ignore"):
-            for m in range(s.size):   # a mode diverged: each on its own, up to its last finite step
-                out[m] = _finite_prefix(f(s[m:m + 1]), a0[m:m + 1], k, lr)[:, 0] ** self.depth
-        return out
+            a = _finite_prefix(f(s), a0, k, lr)
+            if np.isnan(a[-1]).any():   # a mode diverged: each on its own, up to its last finite step
+                a = np.column_stack([_finite_prefix(f(s[m:m + 1]), a0[m:m + 1], k, lr)[:, 0] for m in range(s.size)])
+            return a.T ** self.depth
 
     def modified_flow(self, t: ArrayLike, s: ArrayLike, u0: ArrayLike, lr: float) -> NDArray[np.float64]:
         """u(t) of the modified equation ȧ = φ − (η/2)φ'φ (the flow the iterates follow to O(η²)).
 
         Integrated per mode with `Flow(rtol=1e-12, atol=1e-14)`; returns (modes, len(t)).
         """
-        s = _positive(s, "s")
-        u0 = _per_mode(u0, "u0", s.size)
-        lr = check_real(lr, "lr", positive=True)
+        s, u0, lr, _ = _step_arguments(s, u0, lr, 0)
         t = np.asarray(t, dtype=float)
         field_ = lambda a: np.asarray(self._modified(a, s, lr), dtype=float) * np.ones_like(a)  # noqa: E731
         theta = MODIFIED_FLOW.solve(field_, u0 ** (1.0 / self.depth), t).theta
@@ -211,13 +207,8 @@ def _finite_prefix(f: Callable[[np.ndarray], np.ndarray], theta0: np.ndarray, ti
                    lr: float) -> NDArray[np.float64]:
     """θ at `times` stepped by `Discrete(lr)`; NaN from the first non-finite step on."""
     out = np.full((times.size, theta0.size), np.nan)
-    try:
-        out[:] = Discrete(lr=lr).solve(f, theta0, times).theta
-    except LindynFailure as err:
-        k_bad = int(round(float(getattr(err, "time", 0.0) or 0.0) / lr))
-        keep = np.rint(times / lr) < k_bad
-        if np.any(keep):
-            out[keep] = Discrete(lr=lr).solve(f, theta0, times[keep]).theta
+    solved = Discrete(lr=lr, on_failure="stop").solve(f, theta0, times)
+    out[:len(solved.t)] = solved.theta
     return out
 
 
@@ -264,21 +255,12 @@ def matrix_iterates(rule: LearningRule, depth: int, s: ArrayLike, u0: ArrayLike,
     Returns:
         Array (modes, steps + 1).
     """
-    s = _positive(s, "s")
-    u0 = _per_mode(u0, "u0", s.size)
-    lr = check_real(lr, "lr", positive=True)
-    steps = _steps(steps)
+    s, u0, lr, steps = _step_arguments(s, u0, lr, steps)
     problem = aligned_problem(list(s), depth, u0=list(u0), width=width, seed=seed)
     times = np.arange(steps + 1, dtype=float) * lr
     out = np.full((s.size, steps + 1), np.nan)
-    try:
-        out[:] = integrate(problem, rule, times, method=Discrete(lr=lr)).u[: s.size]
-        return out
-    except LindynFailure as err:
-        k_bad = int(round(float(getattr(err, "time", 0.0) or 0.0) / lr))
-    keep = np.arange(steps + 1) < k_bad
-    if k_bad > 0:
-        out[:, keep] = integrate(problem, rule, times[keep], method=Discrete(lr=lr)).u[: s.size]
+    traj = integrate(problem, rule, times, method=Discrete(lr=lr, on_failure="stop"))
+    out[:, :len(traj.t)] = traj.u[: s.size]
     return out
 
 
