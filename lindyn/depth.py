@@ -86,7 +86,6 @@ class AnyDepth:
         """
         order = check_int(order, "order", minimum=1, maximum=6)
         eps = self._eps
-        sym = self.family.symbols
         integrand = (1 / self.rhs).subs(self.L, 1 / eps)
         series = sympy.series(integrand, eps, 0, order).removeO()
         return tuple(sympy.simplify(series.coeff(eps, m)) for m in range(order))
@@ -110,7 +109,6 @@ class AnyDepth:
 
     def latex(self) -> str:
         """LaTeX of the any-depth ODE and its solution."""
-        sym = self.family.symbols
         lhs = r"\tau \frac{d u}{d t}"
         return ("\\begin{equation}\n" + f"{lhs} = {sympy.latex(self.rhs)}" + "\n\\end{equation}\n"
                 "\\begin{equation}\n" + f"t = {sympy.latex(self.t_of_u)}" + "\n\\end{equation}\n")
