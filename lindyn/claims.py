@@ -21,6 +21,7 @@ True
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Literal
@@ -29,7 +30,7 @@ from ._checks import fail
 from .integrate import Flow
 
 __all__ = ["Measurement", "Curve", "Plot", "Evidence", "Claim", "ClaimResult", "all_claims", "get_claim",
-           "digits", "error_text", "tex_escape", "FLOW_TOL", "MP_TOL", "MP_DPS", "SYMBOLIC_TOL", "CLAIM_FLOW"]
+           "digits", "error_text", "tex_escape", "plain_text", "FLOW_TOL", "MP_TOL", "MP_DPS", "SYMBOLIC_TOL", "CLAIM_FLOW"]
 
 # --- tolerances shared by the routes (each with its reason) --------------------------------------
 
@@ -87,7 +88,7 @@ class Measurement:
     def describe(self) -> str:
         """One line: label, value, relation to the bound, verdict."""
         bound = "—" if self.bound is None else f"{self.bound:.3g}"
-        return f"{self.label}: {self.value:.3g} (must be {self.relation} {bound}) {'ok' if self.passed else 'FAILED'}"
+        return f"{plain_text(self.label)}: {self.value:.3g} (must be {self.relation} {bound}) {'ok' if self.passed else 'FAILED'}"
 
 
 @dataclass(frozen=True)
@@ -322,6 +323,106 @@ def tex_escape(text: str) -> str:
     table = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
              "{": r"\{", "}": r"\}", "^": r"\^{}", "~": r"\~{}", "<": "$<$", ">": "$>$"}
     return "".join(table.get(ch, ch) for ch in text)
+
+
+_TEX_UNICODE = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "zeta": "ζ",
+    "eta": "η", "theta": "θ", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ", "pi": "π", "rho": "ρ",
+    "sigma": "σ", "tau": "τ", "phi": "φ", "varphi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω", "Gamma": "Γ",
+    "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Sigma": "Σ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω", "ell": "ℓ",
+    "infty": "∞", "cdot": "·", "times": "×", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "approx": "≈",
+    "to": "→", "rightarrow": "→", "Rightarrow": "⇒", "propto": "∝", "pm": "±", "ne": "≠", "neq": "≠", "nabla": "∇",
+    "partial": "∂", "otimes": "⊗", "top": "ᵀ", "langle": "⟨", "rangle": "⟩", "lVert": "‖", "rVert": "‖",
+    "Vert": "‖", "lvert": "|", "rvert": "|", "vert": "|", "dots": "…", "ldots": "…", "cdots": "⋯", "sum": "Σ",
+    "prod": "∏", "in": "∈", "sim": "~", "quad": "  ", "qquad": "   ", "log": "log", "ln": "ln", "exp": "exp",
+    "sin": "sin", "cos": "cos", "tanh": "tanh", "det": "det", "max": "max", "min": "min", "lim": "lim",
+    "atan": "atan", "surd": "√", "square": "□", "circ": "∘",
+}
+_SUP_CHARS = dict(zip("0123456789+-()ijnT", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁽⁾ⁱʲⁿᵀ"))
+_SUB_CHARS = dict(zip("0123456789ijkln", "₀₁₂₃₄₅₆₇₈₉ᵢⱼₖₗₙ"))
+_ACCENT_MARKS = {"dot": "\u0307", "hat": "\u0302", "tilde": "\u0303", "bar": "\u0304", "ddot": "\u0308"}
+
+
+def _tex_group(text: str, i: int) -> tuple[str, int]:
+    """The argument at text[i] ({...} or one character, spaces skipped) and the index after it."""
+    while i < len(text) and text[i] == " ":
+        i += 1
+    if i < len(text) and text[i] == "{":
+        depth = 0
+        for j in range(i, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            if depth == 0:
+                return text[i + 1:j], j + 1
+        return text[i + 1:], len(text)
+    if i < len(text) and text[i] == "\\":
+        m = re.match(r"\\[A-Za-z]+", text[i:])
+        if m:
+            return m.group(0), i + m.end()
+    return text[i:i + 1], i + 1
+
+
+def _wrapped(text: str) -> str:
+    """A fraction's numerator or denominator: a plain product without spaces, anything else in parentheses."""
+    compact = text.replace(" ", "")
+    return compact if re.fullmatch(r"[\w.ᵀ⁺⁻′'·|‖]+", compact) else f"({text})"
+
+
+def _tex_to_unicode(tex: str) -> str:
+    """LaTeX math (sympy's printer, the report's formulas) as readable Unicode text."""
+    out, i = [], 0
+    while i < len(tex):
+        ch = tex[i]
+        if ch == "\\":
+            m = re.match(r"\\([A-Za-z]+|.)", tex[i:])
+            name = m.group(1)
+            i += m.end()
+            if name in ("frac", "tfrac", "dfrac"):
+                num, i = _tex_group(tex, i)
+                den, i = _tex_group(tex, i)
+                out.append(_wrapped(_tex_to_unicode(num)) + "/" + _wrapped(_tex_to_unicode(den)))
+            elif name == "sqrt":
+                arg, i = _tex_group(tex, i)
+                out.append("√" + _wrapped(_tex_to_unicode(arg)))
+            elif name in _ACCENT_MARKS:
+                arg, i = _tex_group(tex, i)
+                out.append(_tex_to_unicode(arg) + _ACCENT_MARKS[name])
+            elif name in ("mathrm", "operatorname", "text", "mathbf", "mathit", "textrm"):
+                arg, i = _tex_group(tex, i)
+                out.append(_tex_to_unicode(arg) if name in ("mathrm", "operatorname", "mathbf", "mathit") else arg)
+            elif name in _TEX_UNICODE:
+                out.append(_TEX_UNICODE[name])
+            elif name in (",", ";", " ", ":"):
+                out.append(" ")
+            elif name in ("{", "}", "%", "&", "#", "$", "_"):
+                out.append(name)
+            # \left, \right, \Bigl, \displaystyle, ...: layout only
+        elif ch in "^_":
+            arg, i = _tex_group(tex, i + 1)
+            text = _tex_to_unicode(arg)
+            table = _SUP_CHARS if ch == "^" else _SUB_CHARS
+            if text and all(c in table for c in text) and (ch == "_" or len(text) <= 3):
+                out.append("".join(table[c] for c in text))
+            else:
+                out.append(ch + _wrapped(text) if ch == "^" else "_" + (text if re.fullmatch(r"\w+", text) else "{" + text + "}"))
+        elif ch in "{}":
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    return re.sub(r" {2,}", " ", "".join(out)).strip()
+
+
+def plain_text(text: str) -> str:
+    r"""A statement, summary or label for the terminal: each `$...$` (LaTeX math, as sympy prints it)
+    rewritten as Unicode; the rest unchanged.
+
+    >>> plain_text(r"found $\tau \frac{d u}{d t} = 2 u \left(s - u\right)$")
+    'found τ du/dt = 2 u (s - u)'
+    """
+    # === check arguments
+    if not isinstance(text, str):
+        raise fail("text", "a string", text)
+    return re.sub(r"\$([^$]+)\$", lambda m: _tex_to_unicode(m.group(1)), text)
 
 
 # --- the routes' shared helpers, defined in lindyn.papers (numpy and sympy stay out of this module) ---

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from ._checks import fail
-from .claims import Claim, ClaimResult, all_claims, error_text, tex_escape
+from .claims import Claim, ClaimResult, all_claims, error_text, plain_text, tex_escape
 
 __all__ = ["Verification", "verify"]
 
@@ -76,10 +76,10 @@ class Verification:
         for r in self.results:
             verdict = "pass" if r.passed else "FAIL"
             if r.claim.kind == "outcome":
-                rows.append((r.claim.name, cut(r.claim.source, 30), cut(r.numeric.summary, width), "outcome:",
+                rows.append((r.claim.name, cut(r.claim.source, 30), cut(plain_text(r.numeric.summary), width), "outcome:",
                              r.outcome_text(), verdict))
             else:
-                found = r.symbolic.summary if r.symbolic is not None else ""
+                found = plain_text(r.symbolic.summary) if r.symbolic is not None else ""
                 rows.append((r.claim.name, cut(r.claim.source, 30), cut(found, width), error_text(r.symbolic_error),
                              error_text(r.numeric_error), verdict))
         widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]

@@ -160,7 +160,7 @@ def test_wrong_claim_gd_converges_exponentially_fails_readably():
     assert result.agreement > WRONG_CLAIM_MIN_ERROR
     reason = result.reason
     assert reason.startswith("gd-converges-exponentially fails")
-    assert "gd, L = 3: derived τu̇ − 1·(s/λ − u)" in reason      # the symbolic route names what differs
+    assert "gd, L = 3: derived τu̇ − (s/λ − u)" in reason      # the symbolic route names what differs
     assert "straight line" in reason and "FAILED" in reason and "must be <=" in reason
     # both routes disagree on their own
     assert not all(m.passed for m in result.symbolic.measurements)

@@ -4,8 +4,13 @@ Runs every claim (or the named ones) by its two routes, or as an outcome (an exp
 stated threshold), shows progress on stderr and prints a table on stdout (claim, source, what it
 found, the symbolic and the numeric route's worst error with digits, or "outcome: measured X vs
 threshold Y", pass/fail), or with `--json` one object {"passed": bool, "claims": [{"name",
-"source", "statement", "kind", "passed", "agreement"}]} with kind "two-routes" or "outcome". `--report DIR` also writes the LaTeX report (compiled to PDF when pdflatex is
-present). The exit status is 1 when any claim fails, 2 on bad input.
+"source", "statement", "kind", "passed", "agreement"}]} with kind "two-routes" or "outcome".
+
+`--report DIR` also writes the LaTeX report and its figures into DIR and compiles it to PDF when
+`pdflatex` is on PATH; without it one line on stderr says that only report.tex was written, why,
+and what to install. When pdflatex fails, the table is still printed and report.tex kept, one line
+names pdflatex's first error and the log, and the exit status is 1. The exit status is 1 when
+any claim fails, 2 on bad input.
 """
 from __future__ import annotations
 
@@ -54,12 +59,24 @@ def run(args: argparse.Namespace) -> int:
         writable_directory(args.report, "report")
     progress = None if args.quiet else _progress
     result = verify(args.claims or None, thorough=args.thorough, progress=progress)
+    notes, latex_failed = [], False
     if args.report:
-        from ..report import write_report
-        path = write_report(result, args.report)
-        print(f"lindyn verify: report written to {path}", file=sys.stderr)
+        from ..report import PDFLATEX_HINT, LatexError, write_report
+        try:
+            path = write_report(result, args.report)
+        except LatexError as err:     # the table still matters: print it, then say where LaTeX failed
+            notes.append(f"lindyn verify: report.tex written to {args.report} but not compiled: {err}")
+            latex_failed = True
+        else:
+            if path.suffix == ".tex":
+                notes.append(f"lindyn verify: wrote {path} only, not the PDF: pdflatex is not on PATH "
+                             f"({PDFLATEX_HINT}, then rerun or run pdflatex on it)")
+            else:
+                notes.append(f"lindyn verify: report written to {path}")
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
         print(result.table())
-    return 0 if result.passed else 1
+    for line in notes:
+        print(line, file=sys.stderr)
+    return 0 if result.passed and not latex_failed else 1

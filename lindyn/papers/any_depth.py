@@ -54,7 +54,8 @@ def _symbolic(thorough: bool) -> Evidence:
     sym = gd.family.symbols
     ms.append(Measurement("gd: lim_(L→∞) f(u)/L vs u²(s − u) (Saxe Eq. 16 per N_l ≈ L)",
                           expr_difference(gd.limit_ode(), sym.u ** 2 * (sym.s - sym.u), [{sym.s: 2, sym.u: 1}])))
-    latex.append("% GD, every depth L (derived by lindyn)\n" + gd.latex())
+    latex.append("% GD, every depth L (derived by lindyn); t(u) is the 2F1 of docs/theory.md §2 with this g(L)\n"
+                 "\\begin{equation}\n\\tau\\frac{du}{dt} = " + sympy.latex(gd.rhs) + "\n\\end{equation}\n")
     return Evidence("the any-depth ODE equals every concrete derivation; c(L), g(L) as tabulated; Eq. 16 as L → ∞",
                     tuple(ms), latex=tuple(latex))
 

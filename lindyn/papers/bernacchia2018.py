@@ -40,11 +40,9 @@ def straight_line(W0: np.ndarray, W_star: np.ndarray, t: Any, rate: float, tau: 
     return W_star + np.exp(-rate * np.asarray(t, dtype=float) / tau)[:, None, None] * (W0 - W_star)
 
 
-def _rule_text(expr: Any) -> str:
-    text = sympy.sstr(expr)
-    for a, b in (("**", "^"), ("*", "·"), ("lambda", "λ")):
-        text = text.replace(a, b)
-    return text
+def _rate_times(text: str, what: str) -> str:
+    """'(s/λ − u)' at rate 1, 'L(s/λ − u)' at rate L: no '1·' in a label."""
+    return what if text == "1" else text + what
 
 
 def exponential_claim(name: str, rules: Sequence[tuple[Any, Callable[[int], int], str]], *, statement: str,
@@ -76,17 +74,17 @@ def exponential_claim(name: str, rules: Sequence[tuple[Any, Callable[[int], int]
             for L in ((2, 3) if not thorough else (2, 3, 4, 5, 6)):
                 tr = derive(rule, L, lam=lam)
                 sym = tr.symbols
-                ms.append(Measurement(f"{rule.name}, L = {L}: derived τu̇ − {text}·(s/λ − u) (relative)",
+                ms.append(Measurement(f"{rule.name}, L = {L}: derived τu̇ − {_rate_times(text, '(s/λ − u)')} (relative)",
                                       expr_difference(tr.ode.rhs, rate(L) * (sym.s / lam - sym.u),
                                                       sample_points(sym, lam=lam)), SYMBOLIC_TOL))
                 latex_out.append(rf"\text{{{rule.name}}},\ L={L}:\ \tau\dot u = " + sympy.latex(tr.ode.rhs))
                 if L == 3:
-                    found.append(f"{rule.name}, L = 3: τu̇ = {_rule_text(tr.ode.rhs)}")
+                    found.append(f"{rule.name}, L = 3: $\\tau\\dot u = {sympy.latex(tr.ode.rhs)}$")
             tu = derive(rule, 3, gains="unbalanced")
             sym = tu.symbols
             if tu.ode.lhs.has(sympy.Function("u")(sym.t)):
                 err = expr_difference(tu.ode.rhs, rate(3) * (sym.s - sym.u), sample_points(sym))
-                label = f"{rule.name}, L = 3, unbalanced: derived τu̇ − {text}·(s − u) (relative)"
+                label = f"{rule.name}, L = 3, unbalanced: derived τu̇ − {_rate_times(text, '(s − u)')} (relative)"
             else:
                 err, label = 1.0, (f"{rule.name}, L = 3, unbalanced: no closed law τu̇ = f(u) (reduced to a_1; "
                                    "1 = not exponential)")
@@ -111,15 +109,17 @@ def exponential_claim(name: str, rules: Sequence[tuple[Any, Callable[[int], int]
                 errL = rel_max(traj.loss, traj.loss[0] * np.exp(-2 * r * t / tau), traj.loss[0])
                 tag = f"{rule.name}, widths {'-'.join(map(str, widths))}, random init and SPD Σ_xx, τ = {tau:g}"
                 ms.append(Measurement(f"{tag}: ‖W(t) − straight line at rate {text}‖/‖W(0) − W*‖", errW))
-                ms.append(Measurement(f"{tag}: |ℓ(t) − ℓ(0)e^(−2·{text}·t/τ)|/ℓ(0)", errL))
+                ms.append(Measurement(f"{tag}: |ℓ(t) − ℓ(0)e^(−2{_rate_times(text, 't')}/τ)|/ℓ(0)", errL))
                 if seed == 0:
                     curves.append(curve(f"{rule.name}: full-matrix flow", t, traj.loss / traj.loss[0], "ox^s"[color % 4],
                                         color))
                     tt = np.linspace(0, t[-1], 50)
-                    curves.append(curve(f"{rule.name}: e^(−2·{text}·t/τ)", tt, np.exp(-2 * r * tt / tau), "--", color))
-        title = "Excess loss from a random init (L = 3, random SPD input covariance)"
-        if len(rules) > 1:
-            title += "\n" + " and ".join(r[0].name for r in rules) + " coincide"
+                    curves.append(curve(f"{rule.name}: e^(−2{_rate_times(text, 't')}/τ)", tt, np.exp(-2 * r * tt / tau), "--",
+                                        color))
+        rate_text = rules[0][2]
+        title = (" and ".join(r[0].name for r in rules) + f": excess loss falls as e^(−2{_rate_times(rate_text, 't')}/τ)"
+                 + "\nfrom a random init, L = 3, random SPD input covariance; markers: full-matrix flow, dashed: "
+                 "the straight line" + ("; the rules' curves coincide" if len(rules) > 1 else ""))
         plot = Plot(f"{name}_loss", title, "t", "ℓ(t)/ℓ(0)", tuple(curves), yscale="log")
         return Evidence(f"straight line to {max(m.value for m in ms):.1g}", tuple(ms), plots=(plot,))
 
@@ -198,7 +198,8 @@ def _ginverse_numeric(thorough: bool) -> Evidence:
         if seed == 21:
             curves += [curve("exact NGD (4-2-4)", tt, a.loss / a.loss[0], "-", 0),
                        curve("block NGD / L (4-2-4)", tt, b.loss / b.loss[0], "--", 1)]
-    plot = Plot("bottleneck_flows", "Widths 4-2-4: with a bottleneck block NGD / L is not exact NGD", "t",
+    plot = Plot("bottleneck_flows", "With a bottleneck (4-2-4) block NGD / L leaves exact NGD\n"
+                "excess loss of exact NGD and block NGD / L, widths 4-4-4 (they coincide) and 4-2-4 (they part)", "t",
                 "ℓ(t)/ℓ(0)", tuple(curves), yscale="log")
     return Evidence(f"no bottleneck: the flows coincide; 4-2-4: they part by {min(gaps):.2g}", tuple(ms), plots=(plot,))
 

@@ -69,8 +69,9 @@ def _timeconst_numeric(thorough: bool) -> Evidence:
     curves = [curve("1 − e^(−t/τ)", t, 1 - np.exp(-t / tau), "-", 7)]
     curves += [curve(f"NGD, s = {s[a]:g}, λ = {lam[a]:g}", t, frac[a], mk, a) for a, mk in zip(range(3), "o^s")]
     curves += [curve(f"GD, s = {s[a]:g}, λ = 1", grid, gfrac[a], st, a) for a, st in zip(range(3), ("--", "-.", ":"))]
-    plot = Plot("time_constant", "Fraction learned, L = 3: under NGD (markers) every mode follows 1 − e^(−t/τ);\n"
-                f"under GD (lines) the noise mode s = 0.01 needs {t90[2] / t90[0]:.0f}× the time of s = 4",
+    plot = Plot("time_constant", "NGD learns every mode at rate 1/τ; GD waits on weak ones\n"
+                "fraction learned, L = 3: under NGD (markers) every mode follows 1 − e^(−t/τ); under GD (lines) the "
+                f"noise mode s = 0.01 needs {t90[2] / t90[0]:.0f}× the time of s = 4",
                 "t", "(u − u0)/(s/λ − u0)", tuple(curves), xscale="log")
     return Evidence(f"all NGD modes follow 1 − e^(−t/τ) to {err:.1g}; GD noise/signal time ×{t90[2] / t90[0]:.0f}",
                     tuple(ms), plots=(plot,))
@@ -107,13 +108,14 @@ def _crossing_symbolic(thorough: bool) -> Evidence:
             tr = derive(rule, 2, lam=lam) if gains == "balanced" else derive(rule, 2, gains="unbalanced")
             sym = tr.symbols
             target = sym.s / lam if gains == "balanced" else sym.s
-            ms.append(Measurement(f"{rule.name}, L = 2, {gains} mode: derived τu̇ − {r}·(s/λ − u) (relative; the "
-                                  "straight line at rate r)",
+            ms.append(Measurement(f"{rule.name}, L = 2, {gains} mode: derived τu̇ − {'' if r == 1 else r}"
+                                  f"({'s/λ' if gains == 'balanced' else 's'} − u) (relative; the straight line at "
+                                  f"rate {r})",
                                   expr_difference(tr.ode.rhs, r * (target - sym.u), sample_points(sym, lam=lam)),
                                   SYMBOLIC_TOL))
     xs, ts = crossing_time()
     return Evidence(f"the engine derives rate-r straight lines (NGD, Bernacchia r = 1; block NGD r = 2), which meet "
-                    f"det W = 0 at t* = −ln({sympy.sstr(xs)}) ≈ {float(ts):.10f} (τ = 1) and t*/2", tuple(ms),
+                    f"det W = 0 at $t^* = -\\ln\\bigl({sympy.latex(xs)}\\bigr) \\approx {float(ts):.10f}$ (τ = 1) and t*/2", tuple(ms),
                     (r"t^* = " + sympy.latex(ts),))
 
 
@@ -149,14 +151,15 @@ def _crossing_numeric(thorough: bool) -> Evidence:
             ms.append(Measurement(f"{rule.name}: integrate to {label} raises SingularCrossing (1 = yes)",
                                   1.0 if raised else 0.0, 1.0, "at_least"))
         if reported is not None:
-            ms.append(Measurement(f"{rule.name}: crossing time the integrator reports vs t*/{r} of the determinant "
-                                  "root (relative)", abs(reported - tc) / tc, 1e-9))
+            ms.append(Measurement(f"{rule.name}: crossing time the integrator reports vs {'t*' if r == 1 else f't*/{r}'} "
+                                  "of the determinant root (relative)", abs(reported - tc) / tc, 1e-9))
         curves.append(curve(f"{rule.name} (integrated, full matrices)", t, det, "ox^"[color], color))
         tt = np.linspace(0, tc, 60)
         curves.append(curve(f"{rule.name}: det(W* + e^(−{'' if r == 1 else r}t)(W(0) − W*))", tt,
                             [np.linalg.det(Ws + math.exp(-r * x) * E0) for x in tt], "--", color))
-    plot = Plot("singular_crossing", "det W(0)·det W* < 0: the straight path meets det W = 0 at t* (NGD, Bernacchia)\n"
-                "and t*/2 (block NGD); the integrator follows it there and stops", "t", "det W(t)", tuple(curves))
+    plot = Plot("singular_crossing", "The straight NGD path meets a singular W at t*\n"
+                "det W(0)·det W* < 0: the straight path meets det W = 0 at t* (NGD, Bernacchia) and t*/2 (block NGD); "
+                "the integrator follows it there and stops", "t", "det W(t)", tuple(curves))
     return Evidence(f"det W(t) → 0 linearly at t* = {t_star:.10f} (NGD, Bernacchia) and t*/2 (block NGD); "
                     "SingularCrossing raised at and past t*", tuple(ms), plots=(plot,))
 

@@ -82,8 +82,8 @@ def _speed_symbolic(thorough: bool) -> Evidence:
             lim = sympy.limit(expr, sym.u, 0, "+")
             oracle = speed_limit(rule, L, sym.s)
             same = lim == oracle or sympy.simplify(lim - oracle) == 0
-            ms.append(Measurement(f"L = {L}, {rule.name}: lim_(u→0) ‖θ̇‖ of the derived mode = {lim} vs {oracle} "
-                                  "(0 = equal)", 0.0 if same else 1.0))
+            ms.append(Measurement(f"L = {L}, {rule.name}: lim_(u→0) ‖θ̇‖ of the derived mode, ${sympy.latex(lim)}$, "
+                                  f"vs ${sympy.latex(oracle)}$ (0 = equal)", 0.0 if same else 1.0))
             # the unbalanced derivation reduces to the first layer's gain: at equal gains ȧ_1 must be ȧ
             un = derive(rule, L, gains="unbalanced")
             if not un.ode.lhs.has(sympy.Function("u")(un.symbols.t)):
@@ -94,8 +94,8 @@ def _speed_symbolic(thorough: bool) -> Evidence:
                 ms.append(Measurement(f"L = {L}, {rule.name}: derived unbalanced ȧ_1 at equal gains − ȧ of the "
                                       "balanced mode (0 = equal)", 0.0 if diff == 0 else 1.0))
             if L == 3:
-                found.append(f"{rule.name} → {lim}")
-    return Evidence("L = 3: " + ", ".join(found).replace("sqrt", "√").replace("oo", "∞").replace("*", "·"), tuple(ms))
+                found.append(f"{rule.name} → ${sympy.latex(lim)}$")
+    return Evidence("L = 3: " + ", ".join(found), tuple(ms))
 
 
 def _speed_numeric(thorough: bool) -> Evidence:
@@ -122,7 +122,8 @@ def _speed_numeric(thorough: bool) -> Evidence:
         ug = np.geomspace(1e-12, 1.0, 60)
         curves.append(curve(f"{rule.name} (derived)", ug, [float(f(mpmath.mpf(x))) for x in ug], "-", color))
         curves.append(curve(f"{rule.name} (full matrices)", u0s, speeds, next(markers), color))
-    plot = Plot("parameter_speed", f"Parameter speed on a balanced mode (L = {L}, s = {s:g})", "mode strength u",
+    plot = Plot("parameter_speed", f"Speed as u → 0: GD → 0, NGD → ∞, q = 1/2 bounded\nparameter speed on a balanced "
+                f"mode, L = {L}, s = {s:g}: derived (lines) and full-matrix layer velocities (markers)", "mode strength u",
                 "‖dθ/dt‖", tuple(curves), "log", "log")
     return Evidence("the full-matrix velocities match the derived speeds", tuple(ms), plots=(plot,))
 
@@ -208,10 +209,12 @@ def _path_numeric(thorough: bool) -> Evidence:
                                       float(np.max(imb)), BREAK_MIN, "at_least"))
             if L == 2:
                 balance.append(curve(rule.name, t[1:], np.maximum(imb[1:], 1e-17), "-"))
-    plots = (Plot("ngd_path", "Paths in the (a_1, a_2) plane, s = 2: NGD stays on GD's hyperbola", "a_1", "a_2",
+    plots = (Plot("ngd_path", "NGD stays on GD's hyperbola a_1² − a_2² = const\npaths of a two-layer mode in the "
+                  "(a_1, a_2) plane, s = 2", "a_1", "a_2",
                   tuple(plane)),
-             Plot("balance", "Balance from a balanced, task-non-aligned init (L = 2, width 3)", "t",
-                  "max_ij |C_1(t)| with C_1 = W_2ᵀW_2 − W_1W_1ᵀ", tuple(balance), yscale="log"))
+             Plot("balance", "NGD keeps the balance C_1 = 0, block rules break it\nmax_ij |(C_1)_ij(t)| with "
+                  "C_1 = W_2ᵀW_2 − W_1W_1ᵀ, from a balanced init not aligned with the task (L = 2, width 3)", "t",
+                  "max_ij |(C_1)_ij(t)|", tuple(balance), yscale="log"))
     return Evidence("NGD, NGD^(1/2) on GD's curve; block rules leave it", tuple(ms), plots=plots)
 
 
@@ -255,8 +258,9 @@ def paths_panel() -> tuple[Plot, float]:
                 worst = max(worst, float(np.max(np.abs(a1 ** 2 - a2 ** 2 - (g0[0] ** 2 - g0[1] ** 2)))))
                 a1, a2 = a1[::12], a2[::12]
             curves.append(curve(label if k == 0 else "", a1, a2, style, color))
-    return (Plot("huh2020_paths", "Two-layer mode, s = 2: full NGD (markers) follows GD's path a_1² − a_2² = const;\n"
-                 "block rules keep a_1/a_2 (K-FAC) or a_1 − a_2 (q = 1/2) instead", "a_1 (layer-1 gain)",
+    return (Plot("huh2020_paths", "Full NGD follows GD's path a_1² − a_2² = const\n"
+                 "two-layer mode, s = 2: full NGD (markers) on GD's path; block rules keep a_1/a_2 (K-FAC) or "
+                 "a_1 − a_2 (q = 1/2) instead", "a_1 (layer-1 gain)",
                  "a_2 (layer-2 gain)", tuple(curves), xlim=(0.0, 2.5), ylim=(0.0, 2.0)), worst)
 
 
@@ -270,8 +274,9 @@ def balance_panel() -> Plot:
     for color, (rule, label) in enumerate(rules):
         norm = np.linalg.norm(integrate(problem, rule, t).balance[0], axis=(1, 2))
         curves.append(curve(label, t[1:], np.maximum(norm[1:], 1e-16), "--" if rule.name == "bernacchia" else "-", color))
-    return Plot("huh2020_balance", "Balance from a balanced init not aligned with the task (widths 4-4-4):\n"
-                "GD and full NGD^q conserve it (Huh's conservation law); block rules break it", "t",
+    return Plot("huh2020_balance", "Full NGD^q conserves C_1, block rules do not\n"
+                "balance from a balanced init not aligned with the task (widths 4-4-4): GD and full NGD^q conserve "
+                "it (Huh's conservation law); block rules break it", "t",
                 "‖C_1(t)‖_F,  C_1 = W_2ᵀW_2 − W_1W_1ᵀ  (C_1(0) = 0)", tuple(curves), yscale="log")
 
 
@@ -292,10 +297,10 @@ def fractional_panels() -> tuple[Plot, Plot]:
         expr, sym = parameter_speed(rule, L)
         speed = np.broadcast_to(sympy.lambdify(sym.u, expr.subs(sym.s, s), "numpy")(u), u.shape)
         right.append(curve(f"q = {q}", u, speed, "-", color))
-    return (Plot("huh2020_fractional_u", "Block NGD with power q, L = 3: closed form (lines)\nvs full-matrix "
-                 "integration (markers)", "t", "mode strength u (s = 1, u0 = 1e-6)", tuple(left), "log"),
-            Plot("huh2020_fractional_speed", "Speed at small init: → 0 for q < 1/2, → ∞ for q > 1/2,\nbounded (√L·s) "
-                 "for q = 1/2", "mode strength u", "parameter speed ‖dθ/dt‖", tuple(right), "log", "log"))
+    return (Plot("huh2020_fractional_u", "Block NGD^q, L = 3: closed form = flow\nclosed form (lines) vs "
+                 "full-matrix integration (markers)", "t", "mode strength u (s = 1, u0 = 1e-6)", tuple(left), "log"),
+            Plot("huh2020_fractional_speed", "Speed at small u: bounded only at q = 1/2\nspeed at small init: → 0 for "
+                 "q < 1/2, → ∞ for q > 1/2, bounded (√L·s) for q = 1/2", "mode strength u", "parameter speed ‖dθ/dt‖", tuple(right), "log", "log"))
 
 
 def formulas_tex() -> str:

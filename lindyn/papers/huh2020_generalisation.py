@@ -474,9 +474,10 @@ def _modes_numeric(thorough: bool) -> Evidence:
                     fine = np.geomspace(t[1], t[-1], 300)
                     curves.append(curve(f"{label} (closed form)", fine, error_curves(data, rule, L, fine)[0], "-", color))
                     curves.append(curve("full matrices" if color == 0 else "", t[1:], test_mat[1:], "o", color))
-    plot = Plot("huh_test_error_modes", f"Test error, teacher-student {ROUTE_SIZES[0]}→{ROUTE_SIZES[1]}, N = "
-                f"{ROUTE_SIZES[2]}, L = 2:\nper-mode closed form (lines) vs full matrices (markers)", "t",
-                "test error ½‖W − W_T‖² + ½ n_out σ²", tuple(curves), xscale="log")
+    plot = Plot("huh_test_error_modes", "Per-mode closed form = full-matrix test error\n"
+                f"teacher-student {ROUTE_SIZES[0]}→{ROUTE_SIZES[1]}, N = {ROUTE_SIZES[2]}, L = 2: test error "
+                "½‖W − W_T‖² + ½ n_out σ² from the per-mode closed form (lines) and the full matrices (markers)", "t",
+                "test error", tuple(curves), xscale="log")
     worst = max(m.value for m in ms)
     return Evidence(f"full-matrix test and training error match the closed form to {worst:.1e} (relative)",
                     tuple(ms), plots=(plot,))
@@ -580,8 +581,9 @@ def generalisation_plots(depths: Sequence[int] = (2, 3), seeds: Sequence[int] = 
             cs.append(curve(f"{label} train", t, train, "--", color))
             es = study[L, label, seeds[0]]
             cs.append(curve("", [es.t_best], [es.test_best], "o", color))
-        plots.append(Plot(f"huh_generalisation_errors_L{L}", f"Teacher-student {SIZES[0]}→{SIZES[1]}, N = {SIZES[2]}, "
-                          f"σ = {NOISE:g}, L = {L} (seed {seeds[0]}):\ntest (solid) and training (dashed) error; dots: "
+        plots.append(Plot(f"huh_generalisation_errors_L{L}", f"L = {L}: early-stopped test error, GD lowest\n"
+                          f"teacher-student {SIZES[0]}→{SIZES[1]}, N = {SIZES[2]}, σ = {NOISE:g}, L = {L} (seed "
+                          f"{seeds[0]}, the first of the fixed seeds): test (solid) and training (dashed) error; dots: "
                           "early-stopping optimum", "t", "error", tuple(cs), xscale="log", yscale="log"))
     x = np.arange(len(RULES))
     cs = []
@@ -591,7 +593,8 @@ def generalisation_plots(depths: Sequence[int] = (2, 3), seeds: Sequence[int] = 
         cs.append(curve(f"L = {L}, mean over {len(seeds)} seeds", x, rel.mean(axis=0), "-", color))
         for k, row in enumerate(rel):
             cs.append(curve(f"L = {L}, each seed" if k == 0 else "", x + 0.1 * (color - 0.5), row, ".", color))
-    plots.append(Plot("huh_generalisation_best", "Best early-stopped test error relative to GD's (same draws)",
+    plots.append(Plot("huh_generalisation_best", "NGD's best test error is above GD's on every seed\n"
+                      f"best early-stopped test error relative to GD's on the same draws (seeds {seeds[0]}–{seeds[-1]})",
                       "rule: 0 GD, 1 NGD, 2 NGD-d, 3 √NGD, 4 √NGD-d", "min_t E_test / min_t E_test(GD)", tuple(cs)))
     cs = []
     for color, (rule, label) in enumerate(RULES[:2]):
@@ -602,8 +605,8 @@ def generalisation_plots(depths: Sequence[int] = (2, 3), seeds: Sequence[int] = 
             cs.append(curve("" if kind in labelled else f"{label}, {kind} modes", t, u[a] / data.s_hat[a],
                             "-" if kind == "signal" else ":", color))
             labelled.add(kind)
-    plots.append(Plot("huh_generalisation_modes", f"Mode trajectories (L = 2, seed {seeds[0]}): GD learns signal modes "
-                      "first,\nNGD every mode at once", "t", "u_α(t) / ŝ_α", tuple(cs), xscale="log"))
+    plots.append(Plot("huh_generalisation_modes", "GD learns signal modes first, NGD all at once\n"
+                      f"mode trajectories, L = 2, seed {seeds[0]}", "t", "u_α(t) / ŝ_α", tuple(cs), xscale="log"))
     return tuple(plots)
 
 

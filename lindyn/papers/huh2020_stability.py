@@ -401,8 +401,9 @@ def stability_plots(thorough: bool = False) -> tuple[Plot, ...]:
             k = np.arange(1, run.step_norms.size + 1)
             curves.append(curve(f"{name} ({run.outcome}, {run.steps} steps)", k, run.step_norms, "-", color))
     eta_c = min(sweep["table"][first, name, 0.0, False].lr for name in RULE_ORDER)
-    norms = Plot("huh_stability_update_norm", f"Update norm per step at the common step η = {eta_c:.3g}\n"
-                 f"(aligned init u0 = {U0:g}, L = {DEPTH}, s = {', '.join(f'{v:g}' for v in S)})", "step k",
+    norms = Plot("huh_stability_update_norm", "The full rules' first updates are far larger\n"
+                 f"update norm per step at the common step η = {eta_c:.3g} (aligned init u0 = {U0:g}, L = {DEPTH}, "
+                 f"s = {', '.join(f'{v:g}' for v in S)})", "step k",
                  "‖Δθ_k‖₂ = η‖v(θ_k)‖₂", tuple(curves), "log", "log")
     bars, x_labels = [], []
     keys = sorted({(d, c) for (_, _, d, c) in sweep["table"]}, key=lambda dc: (dc[1], dc[0]))
@@ -417,8 +418,8 @@ def stability_plots(thorough: bool = False) -> tuple[Plot, ...]:
         tag = f"ε = {damping:g}" + (f", clip c = {MAX_UPDATE:g}" if clip else "")
         bars.append(curve(tag, xs, ys, "o", color))
     x_labels = ", ".join(f"{i} = {n}" for i, n in enumerate(RULE_ORDER))
-    steps = Plot("huh_stability_largest_step", "Largest stable step η* per rule (one marker per init; "
-                 f"below {LR_GRID[0]:g}: none)", f"rule ({x_labels})", "η*", tuple(bars), yscale="log", xlim=(-0.5, len(RULE_ORDER) - 0.5))
+    steps = Plot("huh_stability_largest_step", "The √ rules are stable at larger steps\nlargest stable step η* per "
+                 f"rule (one marker per init; below {LR_GRID[0]:g}: none)", f"rule ({x_labels})", "η*", tuple(bars), yscale="log", xlim=(-0.5, len(RULE_ORDER) - 0.5))
     return norms, steps
 
 
@@ -520,7 +521,9 @@ def _acceleration_numeric(thorough: bool) -> Evidence:
         curves.append(curve(f"{name} (derived)", S, derived[name] / derived["GD"], "-", color))
         curves.append(curve(f"{name} (flow)", S, measured[name] / measured["GD"], "o", color))
     ms += _acceleration(measured, "flow")
-    plot = Plot("huh_acceleration", f"Learning time relative to GD (u0 = {U0:g} → s/2, L = {DEPTH})", "mode s",
+    plot = Plot("huh_acceleration", "The √ rules keep most of the speed-up over GD\n"
+                f"learning time relative to GD (u0 = {U0:g} → s/2, L = {DEPTH}): derived (lines), full-matrix flow "
+                "(markers)", "mode s",
                 "t_rule / t_GD", tuple(curves), yscale="log")
     return Evidence("full-matrix flow reproduces the derived learning times; the √ rules keep most of the "
                     "acceleration", tuple(ms), plots=(plot,))

@@ -120,10 +120,9 @@ def _latex_eq(lhs: str, rhs: Any) -> str:
 
 
 def _text(expr: Any) -> str:
-    text = sympy.sstr(expr)
-    for a, b in (("**", "^"), ("*", "·"), ("lambda", "λ"), ("sqrt", "√")):
-        text = text.replace(a, b)
-    return text
+    """A derived expression inside a summary: sympy's LaTeX printer (the report typesets it, the table
+    shows it as Unicode via `lindyn.claims.plain_text`)."""
+    return sympy.latex(expr)
 
 
 # --- saxe-sigmoid --------------------------------------------------------------------------------
@@ -149,7 +148,7 @@ def _sigmoid_symbolic(thorough: bool) -> Evidence:
             worst = max(worst, float(abs(f(T, s=S, u0=U0, dps=MP_DPS) - oracle) / oracle))
     ms.append(Measurement(f"derived u(t), mpmath {MP_DPS} digits, vs Eq. 12 (relative, {len(cases)} cases)", worst, MP_TOL))
     latex = (_latex_eq(r"\tau\dot u", tr.ode.rhs), _latex_eq("u(t)", tr.u), _latex_eq("t(u)", tr.t_of_u))
-    return Evidence(f"τu̇ = {_text(tr.ode.rhs)}; u(t) = Eq. 12, t(u) = Eq. 11", tuple(ms), latex)
+    return Evidence(f"$\\tau\\dot u = {_text(tr.ode.rhs)}$ = Eq. 10; u(t) = Eq. 12, t(u) = Eq. 11", tuple(ms), latex)
 
 
 def _sigmoid_numeric(thorough: bool) -> Evidence:
@@ -171,7 +170,9 @@ def _sigmoid_numeric(thorough: bool) -> Evidence:
     for a in range(len(s)):
         curves.append(curve(f"Eq. 12, s = {s[a]:g}", grid, eq12_u(s[a], u0, grid, tau), "-", a))
         curves.append(curve(f"full-matrix flow, s = {s[a]:g}", times[::4], traj.u[a][::4], "o", a))
-    plot = Plot("saxe_sigmoid", "Two-layer GD: each mode is a sigmoid (Saxe Eq. 12)", "t", "mode strength u",
+    plot = Plot("saxe_sigmoid", "Two-layer GD: every mode follows Eq. 12's sigmoid\nfull-matrix flow (markers, "
+                f"widths 3-4-3) on Saxe et al.'s Eq. 12 (lines), s = 3, 2, 1, u0 = {u0:g}, τ = {tau:g}", "t",
+                "mode strength u",
                 tuple(curves))
     return Evidence(f"flow matches Eq. 12 to {err12:.1g}", ms, plots=(plot,))
 
@@ -236,7 +237,9 @@ def _deep_numeric(thorough: bool) -> Evidence:
                           "at_most"))
     Ls = np.arange(2, 9)
     derived_t = [derive(GD(), int(L)).learning_time(0.5, s=1.0, u0=u0) for L in Ls]
-    plot = Plot("saxe_depth", "Balanced GD mode, s = 1, u: 1e-3 → 0.5", "depth L (weight matrices)", "learning time t",
+    plot = Plot("saxe_depth", "Eq. 17 is far above the exact learning time at small L\nbalanced GD mode, s = 1, "
+                "u: 1e-3 → 0.5; exact time derived from Eq. 15 (reached by the full-matrix flow), and Saxe et al.'s "
+                "Eq. 17 with N_l = L + 1", "depth L (weight matrices)", "learning time t",
                 (curve("exact (derived from Eq. 15)", Ls, derived_t, "-"),
                  curve("full-matrix flow reaches s/2 at the derived time", list(exact_t), list(exact_t.values()), "o"),
                  curve("Saxe Eq. 17 (N_l = L + 1; the deep asymptote)", Ls, [eq17_time(int(L), 1.0, u0, 0.5) for L in Ls],
@@ -288,7 +291,8 @@ def _conservation_numeric(thorough: bool) -> Evidence:
                                   float(np.max(np.abs(C - C[0]))) / scale))
     curves = [curve(f"a_{i + 1}² − a_{i + 2}² (mode 1)", times, Q[0, i], "-") for i in range(2)]
     curves += [curve(f"a_{i + 1}(t) (mode 1)", times, G[0, i], ":") for i in range(3)]
-    plot = Plot("gd_conservation", "GD, depth 3, unbalanced aligned init: a_i² − a_j² stays constant",
+    plot = Plot("gd_conservation", "GD conserves a_i² − a_j² while the gains move\nGD, depth 3, unbalanced aligned "
+                "init, mode 1: the differences of squared gains (solid) stay constant, the gains (dotted) do not",
                 "t", "value", tuple(curves))
     return Evidence(f"drift {drift:.1g} on gains, C_i conserved from generic init", tuple(ms), plots=(plot,))
 
@@ -328,12 +332,15 @@ def _scaling_numeric(thorough: bool) -> Evidence:
         order = np.argsort(t_pred)
         traj = integrate(aligned_problem(s, depth=L, u0=s / 1000, width=4), rule, t_pred[order], method=CLAIM_FLOW)
         w = np.array([traj.u[a, int(np.where(order == a)[0][0])] / s[a] for a in range(len(s))])
-        ms.append(Measurement(f"{rule.name}, L = {L}: full-matrix u/s at t(s=1)·s^({p}) vs 1/2 (4 modes, s = 0.5-4)",
+        ms.append(Measurement(f"{rule.name}, L = {L}: full-matrix u/s at t(s = 1) s^{{{p}}} vs 1/2 (4 modes, s = 0.5–4)",
                               float(np.max(np.abs(w - 0.5)))))
         sg = np.geomspace(0.3, 5, 30)
-        curves.append(curve(f"{rule.name}, L = {L}: t(s=1)·s^({p})", sg, t_ref * sg ** float(p), "-", color))
+        curves.append(curve(f"{rule.name}, L = {L}: t(s = 1) s^{{{p}}}" if p != 0 else f"{rule.name}, L = {L}: t(s = 1)",
+                            sg, t_ref * sg ** float(p), "-", color))
         curves.append(curve(f"{rule.name}, L = {L}: full-matrix flow at s/2", s, t_pred, next(styles), color))
-    plot = Plot("learning_time_s", "Time for a mode to go from s/1000 to s/2", "singular value s",
+    plot = Plot("learning_time_s", "Learning time ∝ s^(−g): 1/s for two-layer GD, s⁰ for NGD\ntime for a mode to "
+                "go from s/1000 to s/2: the derived time at s = 1 scaled by s^(−g) (lines) and where the full-matrix "
+                "flow reaches s/2 (markers)", "singular value s",
                 "learning time t", tuple(curves), "log", "log")
     return Evidence("each mode reaches s/2 at the scaled time", tuple(ms), plots=(plot,))
 
@@ -420,8 +427,8 @@ def fig3_modes() -> tuple[Plot, float]:
         curves.append(curve("full-matrix flow, aligned u0 = 1e-6" if color == 0 else "", t[::10], flow.u[a][::10], "o", color))
         curves.append(curve("plain GD, small random init (|u|)" if color == 0 else "", plain.t, np.abs(plain.u[a]), "--",
                             color))
-    plot = Plot("saxe2014_fig3_modes", "Saxe et al. 2014, Fig. 3: hierarchical data (5-level binary tree), 16-32-31 "
-                "network\neach tree level is one mode strength s; stronger modes are learned first",
+    plot = Plot("saxe2014_fig3_modes", "Saxe et al. 2014, Fig. 3: stronger modes are learned first\nhierarchical "
+                "data (5-level binary tree), 16-32-31 network; each tree level is one mode strength s",
                 "t (iterations at learning rate 0.5e-3)", "mode strength u", tuple(curves))
     return plot, float(np.max(np.abs(flow.u[: len(s)] - closed)))
 
@@ -438,9 +445,10 @@ def learning_time_panels() -> tuple[Plot, Plot]:
     eq17 = [eq17_time(int(L), 1.0, 1e-3, 0.5) for L in depths]
     right = (curve("exact, from τu̇ = L u^(2−2/L)(s − u) (Eq. 15)", depths, exact, "o"),
              curve("Eq. 17 with N_l = L + 1 (the deep asymptote)", depths, eq17, "s"))
-    return (Plot("learning_time_s", "GD: t ∝ s^(−(2−2/L)); 1/s at L = 2", "singular value s",
+    return (Plot("learning_time_s", "GD: t ∝ s^(−(2−2/L)), 1/s at L = 2", "singular value s",
                  "time from u = s/1000 to s/2 (τ = 1)", tuple(left), "log", "log"),
-            Plot("learning_time_depth", f"L = 3: exact {exact[1]:.4f}, Eq. 17 {eq17[1]:.4f} (×{eq17[1] / exact[1]:.2f})",
+            Plot("learning_time_depth", f"L = 3: exact {exact[1]:.4f}, Eq. 17 {eq17[1]:.4f} (×{eq17[1] / exact[1]:.2f})\n"
+                 "exact learning time from Eq. 15 and Saxe et al.'s Eq. 17 with N_l = L + 1 layers of neurons",
                  "depth L (weight matrices)", "time from u = 1e-3 to 0.5 (s = 1, τ = 1)", right, yscale="log"))
 
 

@@ -468,7 +468,9 @@ def _modes_plot(lin: DelayStudy, tanh: DelayStudy) -> Plot:
                    curve("", t, mean[a] - std[a], ":", color),
                    curve("tanh net, mean over seeds" if first else "", t, tmean[a], "-.", color)]
     return Plot("saxe2014_fig3_random_modes",
-                f"Fig. 3, random inits ({len(lin.seeds)} seeds), 32-32-1000\nu_α = u_αᵀ E[f xᵀ] v_α; Eq. 12 solid",
+                f"Random inits lag Eq. 12, weak modes most (Fig. 3)\n{len(lin.seeds)} random inits (seeds "
+                f"{lin.seeds[0]}–{lin.seeds[-1]}), 32-32-1000 network; mode strength u_α = u_αᵀ E[f xᵀ] v_α; "
+                "Eq. 12 solid",
                 "t (iterations at learning rate 0.5e-3)", "mode strength u", tuple(curves))
 
 
@@ -482,8 +484,10 @@ def _delay_plot(lin: DelayStudy, tanh: DelayStudy) -> Plot:
                    curve(f"{name} net: mean ± std", idx[:modes], m + sd, "_", color),
                    curve("", idx[:modes], m - sd, "_", color)]
     return Plot("saxe2014_fig3_random_delay",
-                f"Relative delay of t(u = s/2) vs Eq. 12\nmean ± std over {len(lin.seeds)} inits (tanh: modes 1-{TOP})",
-                "mode index α (decreasing s)", "(t_half − t_half,Eq.12) / t_half,Eq.12", tuple(curves))
+                f"Delay of the half-learning time grows for weaker modes\nrelative delay of t(u = s/2) against "
+                f"Eq. 12, mean ± std over {len(lin.seeds)} inits (seeds {lin.seeds[0]}–{lin.seeds[-1]}; tanh: "
+                f"modes 1–{TOP})",
+                "mode index α (decreasing s)", "relative delay of t_1/2", tuple(curves))
 
 
 def fig3_random_plots(seeds: Sequence[int] = THOROUGH_SEEDS) -> tuple[Plot, ...]:
