@@ -414,7 +414,7 @@ def fig3_modes() -> tuple[Plot, float]:
     network = Network((X.shape[0], FIG3_HIDDEN, Y.shape[0]))
     tau = 1.0 / FIG3_LEARNING_RATE
     aligned = Problem(network, task, Aligned.balanced(np.full(len(s), FIG3_U0), depth=2), tau=tau)
-    random = Problem(network, task, SmallRandom(scale=float(np.sqrt(FIG3_U0 / np.sqrt(FIG3_HIDDEN))), seed=3), tau=tau)
+    random = Problem(network, task, SmallRandom(scale=float(np.sqrt(FIG3_U0 / np.sqrt(FIG3_HIDDEN))), seed=0), tau=tau)
     t = np.linspace(0.0, 8.0e4, 321)
     closed = derive(GD(), 2).evaluate(t, s=s, u0=FIG3_U0, tau=tau)
     flow = integrate(aligned, GD(), t)
