@@ -16,7 +16,7 @@ from .problem import (Aligned, GivenWeights, Init, LambdaBalanced, Network, Prob
                       SmallRandom, Task, aligned_problem)
 from .rules import GD, NGD, BlockNGD, FunctionRule, LearningRule, Scaled, bernacchia, kfac, rule, rule_from_name
 from .symbolic.invariants import conserved_quantities
-from .trajectory import ModeProblem, Trajectory, derive
+from .trajectory import CONDITION_WARN, IllConditioned, ModeProblem, Trajectory, derive
 from .discrete import DiscreteMap, derive_discrete, matrix_iterates
 from .depth import AnyDepth, derive_any_depth
 from .claims import Claim, ClaimResult, Evidence, Measurement, all_claims, get_claim
@@ -40,7 +40,7 @@ __all__ = [
     # integrate: one integrator, solver objects
     "integrate", "layer_velocities", "geometry", "Flow", "Discrete", "HighPrecision", "NumericTrajectory",
     # derive: one derivation pipeline
-    "derive", "Trajectory", "ModeProblem", "conserved_quantities",
+    "derive", "Trajectory", "ModeProblem", "conserved_quantities", "IllConditioned", "CONDITION_WARN",
     # finite steps and every depth at once, derived from the same rule definitions
     "derive_discrete", "DiscreteMap", "matrix_iterates", "derive_any_depth", "AnyDepth",
     # verify: claims with their papers

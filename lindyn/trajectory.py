@@ -5,6 +5,13 @@ The one module (with `verify.py`) that joins the two sides: the symbolic pipelin
 per (rule, depth, gains, λ); the `Trajectory` keeps that derivation, lambdifies its expressions and
 hands the callables to the numeric evaluators (`lindyn.numeric.evaluate`).
 
+Accuracy. `evaluate` and `learning_time` are accurate to a few ulp wherever the value is well
+conditioned: near u = 0 and up to the last float before u* (the ₂F₁ difference form of t(u), see
+`lindyn.symbolic.solve.universal_difference`). Where u(t) is ill-conditioned, its condition number
+κ(t) = |t u̇/u| (`Trajectory.condition`) says how far a relative rounding of t moves u: double
+precision resolves about κ·2.2e-16 relative, `evaluate` warns (`IllConditioned`) where κ > 1e8, and
+`evaluate(..., dps=30)` evaluates the exact float t with mpmath instead.
+
 >>> from lindyn.rules import GD
 >>> traj = derive(GD(), depth=2)
 >>> traj.form, traj.c, traj.g
@@ -14,6 +21,7 @@ hands the callables to the numeric evaluators (`lindyn.numeric.evaluate`).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any, Callable, Literal
@@ -26,15 +34,30 @@ from ._checks import MAX_DEPTH, MAX_DPS, check_int, check_real, fail
 from .numeric import evaluate as ev
 from .rules import LearningRule
 from .symbolic.modes import ModeSymbols, mode_symbols
-from .symbolic.solve import V, W, W0, X, Derivation, Explicit, Implicit, Quadrature, Solution, derive_mode
+from .symbolic.solve import V, W, W0, WC, WC0, X, Derivation, Explicit, Implicit, Quadrature, Solution, derive_mode
 
-__all__ = ["ModeProblem", "Trajectory", "derive", "mode_symbols", "ModeSymbols"]
+__all__ = ["ModeProblem", "Trajectory", "derive", "mode_symbols", "ModeSymbols", "IllConditioned",
+           "CONDITION_WARN"]
 
 Gains = Literal["balanced", "unbalanced"]
 Form = Literal["explicit", "implicit", "quadrature"]
 
 #: Largest `dps` of the mpmath evaluator (as `HighPrecision`): the work grows fast with the digits.
 MP_MAX_DPS = MAX_DPS
+
+#: `evaluate` warns (`IllConditioned`) where the condition number κ(t) = |t u̇/u| exceeds this: the
+#: rounding of t alone (ε = 2.2e-16 relative) then moves u by more than 2e-8 relative, so double
+#: precision resolves fewer than about 8 digits of u(t).
+CONDITION_WARN = 1e8
+
+
+class IllConditioned(UserWarning):
+    """`evaluate` returned values whose condition number κ = |t u̇/u| exceeds `CONDITION_WARN`.
+
+    Double precision resolves such a u(t) only to about κ·2.2e-16 relative (a transition narrower
+    than a few ulps of t); `evaluate(..., dps=30)` evaluates the exact float t with mpmath.
+    """
+
 
 _HYP = sympy.Function("hyp2f1")
 _HYP1B = sympy.Function("hyp2f1_1b")
@@ -183,8 +206,13 @@ class Trajectory:
                named: dict[str, Any]) -> tuple[list[ev.Mode], bool]:
         """Check and broadcast the numeric parameters over modes; (modes, scalar input)."""
         s_arr = np.atleast_1d(_floats(s, "s", "finite singular values > 0 (one per mode)"))
-        if s_arr.ndim != 1 or not np.all(np.isfinite(s_arr)) or np.any(s_arr <= 0):
-            raise fail("s", "finite singular values > 0 (one per mode)", s)
+        if s_arr.ndim != 1 or s_arr.size == 0 or not np.all(np.isfinite(s_arr)) or np.any(s_arr <= 0):
+            raise fail("s", "finite singular values > 0 (at least one mode)", s)
+        if q is not None and self.q is None:
+            free = ", ".join(str(x) for x in self.parameters) or "none"
+            raise fail("q", f"not given: the dynamics derived for {getattr(self.rule, 'name', self.rule)!r} at depth "
+                       f"{self.problem.depth} have no symbolic power q (free parameters: {free}); q is given at "
+                       "evaluation only to a rule derived with a symbolic power, e.g. NGD(q=sympy.Symbol('q'))", q)
         if lam is not None and np.ndim(lam) > 0 and np.size(lam) not in (1, s_arr.size):
             raise fail("lam", f"one value or one per mode ({s_arr.size}, as s)", lam)
         if not isinstance(self.problem.lam, sympy.Symbol):
@@ -246,26 +274,37 @@ class Trajectory:
             return _lambdify(var + args, expr, backend)
 
         closed = None if sol.t_of_u.has(sympy.Integral) else sol.t_of_u
+        power = None
+        if backend == "numpy" and isinstance(sol, (Explicit, Implicit)) and sol.power is not None:
+            pp = sol.power
+            # τu̇ = c u^g (s − λu): u(t) (implicit) and t(u) (every form) from the ₂F₁ difference form
+            var = (W, W0, WC, WC0)
+            power = ev.PowerEvaluator(rate=fn((), pp.rate), g=fn((), pp.g), below=fn(var, pp.below),
+                                      above=fn(var, pp.above), f=fn((sym.u,), sol.rhs), t_of_u=fn((sym.u,), closed))
         if isinstance(sol, Explicit):
             if backend == "mpmath":
                 return ev.ExplicitMp(u=fn((sym.t,), sol.u))
             p = sol.plan
             return ev.MobiusEvaluator(rate=fn((), p.rate), coef=fn((W0,), sympy.Matrix(p.coefficients)), k=p.k,
-                                      t_of_u=fn((sym.u,), closed))
+                                      t_of_u=fn((sym.u,), closed), power=power, f=fn((sym.u,), sol.rhs))
         if isinstance(sol, Implicit):
             if backend == "mpmath":
                 return ev.ImplicitMp(T=fn((sym.u,), sol.t_of_u), f=fn((sym.u,), sol.rhs))
+            if power is not None:
+                return power
             p = sol.plan
             var, G, slope = ((V,), p.G_v, p.slope_v) if p.G_v is not None else ((W,), p.G, p.slope)
             return ev.InverseEvaluator(rate=fn((), p.rate), G=fn(var, G), slope=fn(var, slope),
-                                       k=p.k if p.G_v is not None else 1, t_of_u=fn((sym.u,), closed))
+                                       k=p.k if p.G_v is not None else 1, t_of_u=fn((sym.u,), closed),
+                                       f=fn((sym.u,), sol.rhs))
         assert isinstance(sol, Quadrature)
         layered = sol.plans[0].layer is not None
         if backend == "mpmath":
             return ev.QuadratureMp(xdot=fn((X,), sol.plans[0].xdot), u_of_x=fn((X,), sol.plans[0].u_of_x),
                                    layered=layered)
         return ev.QuadratureEvaluator(xdot=tuple(fn((X,), p.xdot) for p in sol.plans),
-                                      u_of_x=tuple(fn((X,), p.u_of_x) for p in sol.plans), layered=layered)
+                                      u_of_x=tuple(fn((X,), p.u_of_x) for p in sol.plans), layered=layered,
+                                      du_dx=tuple(fn((X,), sympy.diff(p.u_of_x, X)) for p in sol.plans))
 
     @cached_property
     def _numpy(self) -> Any:
@@ -279,28 +318,107 @@ class Trajectory:
     # ------------------------------------------------------------------ public verbs
     def evaluate(self, t: ArrayLike, *, s: ArrayLike = 1.0, u0: ArrayLike | None = None,
                  gains: ArrayLike | None = None, tau: float = 1.0, lam: ArrayLike | None = None,
-                 q: float | None = None, **params: Any) -> NDArray:
+                 q: float | None = None, dps: int | None = None, **params: Any) -> NDArray:
         """u(t) of each mode, evaluated stably (no overflow, NaN or loss of monotonicity).
 
         Explicit forms are evaluated in cancellation-free order; implicit forms t̃ = G(w) − G(w0)
-        by a bracketed, safeguarded Newton solve; quadratures by integrating the reduced ODE.
+        by a bracketed, safeguarded Newton solve on the ₂F₁ difference form (power-law modes: no
+        constants cancel near u = 0, 1 − w exact near u*); quadratures by integrating the reduced ODE.
+        Accurate to a few ulp where u(t) is well conditioned. Where the condition number
+        κ(t) = |t u̇/u| (`condition`) exceeds CONDITION_WARN = 1e8, double precision cannot resolve u:
+        rounding t to a double alone moves u by κ·2.2e-16 relative (at s = 1e6, u0 = 1e-12, L >= 10
+        the transition is a few ulps of t wide, κ up to ~1e17); such a call warns `IllConditioned`
+        (closed forms), and `dps=` evaluates the exact float t in mpmath instead.
 
         Args:
             t: times >= 0 (any shape).
-            s: singular value(s) s_α > 0, one per mode.
+            s: singular value(s) s_α > 0, one per mode (at least one).
             u0: initial strength(s) > 0 (balanced modes).
             gains: per-layer initial gains (unbalanced modes): L values, or modes x L.
             tau: time constant τ > 0.
             lam: input variance(s) (only when derived with a symbolic λ, or equal to it).
-            q: value of a symbolic power q, in [0, 1].
+            q: value of a symbolic power q, in [0, 1] (an error when the rule has no symbolic power).
+            dps: None (double precision) or 15 <= dps <= 200: every value by the mpmath route
+                (`lambdify("mpmath")`) at dps digits, at the exact binary value of each t and input,
+                then rounded to double (about a millisecond to a second per value; no warning).
             **params: values of other free parameters, by name (e.g. gamma= for a symbolic damping).
 
         Returns:
             Array of shape t.shape for one mode, else (modes,) + t.shape.
 
+        Warns:
+            IllConditioned: some κ(t) > CONDITION_WARN (double precision, closed forms).
+
         >>> from lindyn.rules import NGD
         >>> derive(NGD(), depth=3).evaluate([0.0, 1e6], s=[1.0, 2.0], u0=1e-3).round(6).tolist()
         [[0.001, 1.0], [0.001, 2.0]]
+        """
+        # === check arguments
+        named = self._unknown(params, "t, " + _EVAL_PARAMS + ", dps")
+        t_arr = _floats(t, "t", "finite times >= 0")
+        if not np.all(np.isfinite(t_arr)) or np.any(t_arr < 0):
+            raise fail("t", "finite times >= 0", t)
+        if dps is not None:
+            dps = check_int(dps, "dps", minimum=15, maximum=MP_MAX_DPS)
+        modes, scalar = self._modes(s, u0, gains, tau, lam, q, named)
+        flat = t_arr.ravel()
+        if dps is not None:
+            out = self._evaluate_mp(flat, modes, dps)
+        elif isinstance(self._numpy, ev.QuadratureEvaluator):
+            out = ev.evaluate_modes(self._numpy, flat, modes)
+        else:
+            out, kappa = ev.condition_modes(self._numpy, flat, modes)
+            self._warn_condition(flat, kappa)
+        out = out.reshape((len(modes),) + t_arr.shape)
+        return out[0] if scalar else out
+
+    @staticmethod
+    def _warn_condition(t: NDArray, kappa: NDArray) -> None:
+        """Warn `IllConditioned` where κ(t) = |t u̇/u| > CONDITION_WARN."""
+        worst = np.nan_to_num(kappa, nan=0.0)
+        if worst.size and np.max(worst) > CONDITION_WARN:
+            m, k = np.unravel_index(int(np.argmax(worst)), worst.shape)
+            n = int(np.sum(worst > CONDITION_WARN))
+            warnings.warn(f"u(t) is ill-conditioned at {n} value(s): condition number κ = |t u̇/u| up to "
+                          f"{float(worst[m, k]):.3g} (mode {m}, t = {float(t[k])!r}), so double precision "
+                          f"resolves u there only to about {min(1.0, float(worst[m, k]) * 2.2e-16):.2g} relative; "
+                          "evaluate(..., dps=30) evaluates the exact float t with mpmath", IllConditioned, stacklevel=3)
+
+    def _evaluate_mp(self, t: NDArray, modes: list[ev.Mode], dps: int) -> NDArray:
+        """Every (mode, t) by the mpmath route at `dps` digits, at the exact binary inputs; rounded to double."""
+        symbolic = isinstance(self.problem.lam, sympy.Symbol)
+        lam_exact = None if symbolic else str(sympy.N(self.problem.lam, MP_MAX_DPS + 20))
+        out = np.empty((len(modes), t.size))
+        for i, m in enumerate(modes):
+            mode = ev.Mode(s=m.s, lam=lam_exact if lam_exact is not None else m.lam, tau=m.tau, u0=m.u0,
+                           gains=m.gains, free=m.free, depth=m.depth)
+            for k, tk in enumerate(t):
+                out[i, k] = float(ev.value_mp(self._mpmath, float(tk), mode, dps=dps)) if tk > 0 else m.u0
+        return out
+
+    def condition(self, t: ArrayLike, *, s: ArrayLike = 1.0, u0: ArrayLike | None = None,
+                  gains: ArrayLike | None = None, tau: float = 1.0, lam: ArrayLike | None = None,
+                  q: float | None = None, **params: Any) -> NDArray:
+        """Condition number of u(t): κ(t) = |t u̇(t)/u(t)| = |d ln u/d ln t|, per mode and time.
+
+        The relative change of u per relative change of t (0 at t = 0): a double t is uncertain by
+        ε = 2.2e-16 relative, so no double-precision evaluation resolves u(t) better than about κ·ε
+        relative. u̇ = f(u)/τ from the derived mode ODE (quadratures: along the conserved curves), at
+        the computed u; where the transition is narrower than the evaluation's time error the computed
+        u may sit on a plateau, and κ is then the finite difference of ln u over t(1 ± 2^−46), a lower
+        bound (`lindyn.numeric.evaluate.condition_modes`). κ is O(1)-O(10) on ordinary
+        transitions; inside a transition a few ulps of t wide (s = 1e6, u0 = 1e-12, L >= 10) it
+        reaches 1e13-1e17, where `evaluate(..., dps=30)` is needed.
+
+        Args:
+            t, s, u0, gains, tau, lam, q, params: as in `evaluate`.
+
+        Returns:
+            Array of shape t.shape for one mode, else (modes,) + t.shape.
+
+        >>> from lindyn.rules import GD
+        >>> float(derive(GD(), depth=2).condition(1.0, s=1.0, u0=0.5).round(6))   # logistic: 2t(1 − u)
+        0.238406
         """
         # === check arguments
         named = self._unknown(params, "t, " + _EVAL_PARAMS)
@@ -308,13 +426,17 @@ class Trajectory:
         if not np.all(np.isfinite(t_arr)) or np.any(t_arr < 0):
             raise fail("t", "finite times >= 0", t)
         modes, scalar = self._modes(s, u0, gains, tau, lam, q, named)
-        out = ev.evaluate_modes(self._numpy, t_arr.ravel(), modes).reshape((len(modes),) + t_arr.shape)
+        out = ev.condition_modes(self._numpy, t_arr.ravel(), modes)[1].reshape((len(modes),) + t_arr.shape)
         return out[0] if scalar else out
 
     def learning_time(self, u_to: float, *, s: float = 1.0, u0: float | None = None,
                       gains: ArrayLike | None = None, tau: float = 1.0, lam: float | None = None,
                       q: float | None = None, **params: Any) -> float:
         """Time for one mode to go from u0 to u_to: t(u_to) from the derived t(u).
+
+        Power-law modes (τu̇ = c u^g (s − λu)) use the ₂F₁ difference form of t(u): accurate near
+        u = 0 and finite and accurate up to the last float before s/λ (e.g. GD, L = 3, s = 1,
+        u0 = 1e-3, u_to = 0.9999999999999999: t = 21.4876044389365).
 
         Args:
             u_to: target strength, strictly between u0 and the fixed point s/λ.

@@ -2,16 +2,23 @@
 
 Contract: `lindyn trajectory --rule R [--q Q] --depth L --s S1,... (--u0 U0 | --gains A1,...,AL)
 [--lam LAM] [--tau TAU] --t T1,... [--dps D] [--json | --latex]`; with --json one object with
-keys rule, q, depth, form, t, u (list over modes of lists over t), ode and solution (LaTeX).
+keys rule, q, depth, form, t, u (list over modes of lists over t), condition (κ = |t u̇/u| per value,
+same shape as u), ode and solution (LaTeX).
+
+Condition: κ(t) = |t u̇/u| (`Trajectory.condition`) is the relative change of u per relative change of
+t; double precision resolves u(t) only to about κ·2.2e-16 relative. Where κ > 1e8 (double precision),
+one line "lindyn: warning: ..." goes to stderr, pointing to --dps (the exact t in mpmath).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+import warnings
 from typing import Any
 
 from ..cli import add_problem_arguments, check_int, fail, problem_arguments
-from ..trajectory import MP_MAX_DPS
+from ..trajectory import MP_MAX_DPS, IllConditioned
 
 
 def register(subparsers: Any) -> None:
@@ -82,7 +89,15 @@ def run(args: argparse.Namespace) -> int:
         print(traj.latex(), end="")
         return 0
     if dps is None:
-        u = traj.evaluate(t, **kw)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", IllConditioned)
+            u = traj.evaluate(t, **kw)
+        for w in caught:
+            if issubclass(w.category, IllConditioned):
+                print(f"lindyn: warning: {str(w.message).replace('evaluate(..., dps=30)', '--dps 30')}",
+                      file=sys.stderr)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         rows = [[float(x) for x in row] for row in u.reshape(len(pa["s"]), len(t))]
         text = None
     else:
@@ -92,8 +107,10 @@ def run(args: argparse.Namespace) -> int:
         rows = [[float(x) for x in row] for row in vals]
         text = [[mpmath.nstr(x, dps) for x in row] for row in vals]
     if args.json:
+        kappa = traj.condition(t, **kw).reshape(len(pa["s"]), len(t))
         obj = {"rule": pa["rule_name"], "q": str(pa["q"]), "depth": pa["depth"], "form": traj.form,
-               "t": t, "u": rows, "ode": traj.latex("ode"), "solution": traj.latex("solution")}
+               "t": t, "u": rows, "condition": [[float(x) for x in row] for row in kappa],
+               "ode": traj.latex("ode"), "solution": traj.latex("solution")}
         if text is not None:
             obj["u_digits"] = text
             obj["dps"] = dps

@@ -32,11 +32,12 @@ from .._checks import fail, failure
 from .solvers import Flow
 
 __all__ = ["mobius_power", "invert_time", "integrate_reduced", "reduced_time", "newton_refine_mp",
-           "bisect_time_mp", "monotone", "hyp2f1_1b"]
+           "bisect_time_mp", "solve_time_mp", "monotone", "hyp2f1_1b", "MP_MAX_EXTRA_DIGITS"]
 
-#: End of the η table: |w − 1| = e^{−η} >= 2^{−44} ≈ 6e-14 there, so w and its roots w^{1/k} (k up to
-#: ~100) stay distinct from 1 and G is finite at every node; beyond, η grows linearly in t̃ (its
-#: slope varies by O(e^{−η}) ≈ 6e-14, so u is in error by ~1e-26 relative).
+#: End of the η table: |w − 1| = e^{−η} >= 2^{−44} ≈ 6e-14 there, so w stays distinct from 1 and G is
+#: finite at every node (power-law modes are inverted in w itself, `PowerPlan`; a G in v = w^{1/k} is
+#: only used for k <= 24, `MAX_PARTIAL_FRACTION_K`, where v − 1 >= 2.5e-15); beyond, η grows linearly
+#: in t̃ (its slope varies by O(e^{−η}) ≈ 6e-14, so u is in error by ~1e-26 relative).
 _ETA_TABLE = 44 * float(np.log(2.0))
 
 
@@ -103,7 +104,7 @@ def monotone(u: NDArray, increasing: bool, axis: int = -1, rtol: float = MONOTON
     return out
 
 
-def hyp2f1_1b(b: ArrayLike, z: ArrayLike) -> NDArray:
+def hyp2f1_1b(b: ArrayLike, z: ArrayLike, zc: ArrayLike | None = None) -> NDArray:
     """₂F₁(1, b; 1 + b; z) = b Σ_n zⁿ/(n + b) for 0 <= z < 1, with c = a + b exactly.
 
     scipy's hyp2f1 receives c and b as separately rounded floats, so c − a − b is ~1e-16 instead
@@ -113,11 +114,22 @@ def hyp2f1_1b(b: ArrayLike, z: ArrayLike) -> NDArray:
     ₂F₁ = b Σ_k (b)_k/k! [ψ(k + 1) − ψ(b + k) − ln(1 − z)] (1 − z)^k.
     Both converge at least as ½^k; b must not be 0 or a negative integer.
 
+    Args:
+        b: the parameter (not 0 or a negative integer).
+        z: the argument, 0 <= z < 1.
+        zc: 1 − z computed without cancellation (e.g. (w − 1)/w for z = 1/w); default 1 − z. Near
+            z = 1 the value is −b ln(1 − z) + O(1), so a rounded z would lose the digits of 1 − z.
+
     >>> bool(np.isclose(hyp2f1_1b(1.0, 0.75), 4 * np.log(4) / 3, rtol=1e-15))  # ₂F₁(1, 1; 2; z) = −ln(1 − z)/z
     True
     """
     # === check arguments
-    b, z = np.broadcast_arrays(np.asarray(b, dtype=float), np.asarray(z, dtype=float))
+    if zc is None:
+        b, z = np.broadcast_arrays(np.asarray(b, dtype=float), np.asarray(z, dtype=float))
+        zc = 1.0 - z
+    else:
+        b, z, zc = np.broadcast_arrays(np.asarray(b, dtype=float), np.asarray(z, dtype=float),
+                                       np.asarray(zc, dtype=float))
     out = np.empty(z.shape)
     near = z > 0.5
     with np.errstate(all="ignore"):
@@ -129,7 +141,7 @@ def hyp2f1_1b(b: ArrayLike, z: ArrayLike) -> NDArray:
             if not np.any(np.abs(term) > 1e-18):
                 break
         out[~near] = 1.0 + bs * total
-        bn, x = b[near], 1.0 - z[near]
+        bn, x = b[near], zc[near]
         lx = np.log(x)
         poch, xk = np.ones_like(x), np.ones_like(x)
         psi1, psib = digamma(1.0), digamma(bn)
@@ -328,68 +340,150 @@ def reduced_time(xdot: Callable[[float], float], u_of_x: Callable[[float], float
     return tau * val
 
 
+def _exact(x: Any) -> Any:
+    """x as an mpf without rounding an mpf to the current precision (inputs carry more digits than the
+    working precision: t of a transition at s = 1e6, u0 = 1e-12, L = 50 needs ~1e17 times more)."""
+    return x if isinstance(x, mpmath.mpf) else mpmath.mpf(x)
+
+
+def _real(x: Any) -> Any:
+    """x as an mpf when it is a finite real number (an mpc with zero imaginary part included), else None."""
+    if isinstance(x, mpmath.mpc):
+        if x.imag != 0:
+            return None
+        x = x.real
+    try:
+        x = mpmath.mpf(x)
+    except (TypeError, ValueError):
+        return None
+    return x if mpmath.isfinite(x) else None
+
+
+class _EtaPath:
+    """The path from u(0) towards the fixed point u* in the variable η (mpmath), in which t is smooth.
+
+    Growth (u(0) < u*): u = u*/(1 + e^{−η}), η = ln(u/(u* − u)); decay: u = u*(1 + e^{−η}),
+    η = −ln(u/u* − 1). Every real η is a point of the path (a Newton step cannot leave the domain),
+    η increases with t, and t(η) tends to a straight line as η → ∞ (and, for growth, as η → −∞ when
+    f(u) ∝ u near 0).
+    """
+
+    def __init__(self, fixed: Any, start: Any) -> None:
+        self.us = _exact(fixed)
+        self.growth = _exact(start) < self.us
+
+    def u(self, eta: Any) -> Any:
+        e = mpmath.exp(-eta)
+        return self.us / (1 + e) if self.growth else self.us * (1 + e)
+
+    def eta(self, u: Any) -> Any:
+        return mpmath.log(u / (self.us - u)) if self.growth else -mpmath.log(u / self.us - 1)
+
+    def du(self, eta: Any) -> Any:
+        """du/dη."""
+        e = mpmath.exp(-eta)
+        return self.us * e / (1 + e) ** 2 if self.growth else -self.us * e
+
+    def dlog(self, eta: Any) -> Any:
+        """|d ln u/dη| (1 − w for growth, (w − 1)/w for decay, w = u/u*): the relative step of u per unit η."""
+        return 1 / (1 + mpmath.exp(eta))
+
+
 def newton_refine_mp(T: Callable[[Any], Any], dT: Callable[[Any], Any], t: Any, guess: Any,
                      dps: int = 30, steps: int = 12, fixed: Any = None, start: Any = None) -> Any:
     """Refine u with T(u) = t in mpmath at `dps` digits by Newton steps.
 
-    With the fixed point u* given, Newton runs in y = ln|1 − u/u*|, in which T is close to linear
-    near u* (so a double-precision guess that rounded to u* still converges); it stops when a step
-    moves u by less than 10^−(dps+5) relative.
+    With the fixed point u* given, Newton runs in η (growth: η = ln(u/(u* − u)); decay:
+    η = −ln(u/u* − 1)): every real η is a point of the path, so no step leaves the domain (the
+    former variable ln|1 − u/u*| crossed to u < 0 and made T complex), and T is close to linear in
+    η near u* and, for f ∝ u, near 0. The residual signs keep a bracket; a step that leaves it is
+    replaced by bisection. It stops when a step moves u by less than 10^−(dps+5) relative.
 
     Args:
         T: time as a function of u (mpmath callable).
         dT: dT/du = τ/f(u).
         t: the target time (mpf).
-        guess: a starting point close to the root (e.g. from `bisect_time_mp`).
+        guess: a starting point on the path (e.g. from `bisect_time_mp`).
         dps: working digits.
-        steps: maximum Newton steps (quadratic convergence).
+        steps: maximum Newton steps (quadratic convergence; +20 with `fixed`).
         fixed: the fixed point u* = s/λ (optional).
         start: u(0), which tells the side of u* the path lies on (needed with `fixed`).
 
     Raises:
-        IntegrationFailed: no convergence to `dps` digits within the allowed steps.
+        IntegrationFailed: no convergence to `dps` digits within the allowed steps, or T not real.
+
+    >>> T = lambda u: mpmath.log(u / (1 - u)) - mpmath.log(mpmath.mpf(1) / 9)   # logistic from 0.1
+    >>> u = newton_refine_mp(T, lambda u: 1 / (u * (1 - u)), 1, mpmath.mpf("0.2"), fixed=1, start=mpmath.mpf("0.1"))
+    >>> with mpmath.workdps(40):
+    ...     bool(abs(u - 1 / (1 + 9 * mpmath.e ** -1)) < 1e-30)
+    True
     """
     # === check arguments
     with mpmath.workdps(dps + 10):
-        t = mpmath.mpf(t)
+        t = _exact(t)
         tol = mpmath.mpf(10) ** (-(dps + 5))
         if fixed is None:
             u = mpmath.mpf(guess)
             for _ in range(steps):
-                du = (T(u) - t) / dT(u)
+                du = _real((T(u) - t) / dT(u))
+                if du is None:
+                    raise failure("Newton on t(u)", f"u = {float(u)!r}", "t(u) is not real there")
                 u = u - du
                 if abs(du) <= abs(u) * tol:
                     return +u
             raise failure("Newton on t(u)", f"t = {float(t)!r}", f"it did not converge to {dps} digits in {steps} steps")
-        us = mpmath.mpf(fixed)
-        g = mpmath.mpf(guess)
-        below = mpmath.mpf(start) < us
-        sign = -1 if below else 1
-        gap = abs(1 - g / us)
-        y = mpmath.log(gap) if gap > 0 else mpmath.mpf(-40)
-        y_min = mpmath.log(tol)
-        for _ in range(steps + 20):
-            u = us * (1 + sign * mpmath.exp(y))
-            if y < y_min:        # within 10^−(dps+5) of u*: u* is the answer to the digits asked
-                return +us
-            dy = (T(u) - t) / (dT(u) * us * sign * mpmath.exp(y))
-            y = y - dy
-            # converged when u moves by < tol relative: |du/u| ≈ e^y |dy| (near u*, T is only known
-            # to the working precision divided by e^y, so y itself may not settle to tol)
-            if abs(dy) * min(1, mpmath.exp(y)) <= tol:
-                return +(us * (1 + sign * mpmath.exp(y)))
-        raise failure("Newton on t(u)", f"t = {float(t)!r}",
-                      f"it did not converge to {dps} digits in {steps + 20} steps")
+        path = _EtaPath(fixed, start)
+        out = _refine_eta(T, dT, t, path, path.eta(_exact(guess)), -mpmath.inf, mpmath.inf, dps, steps + 20)
+        if out is None:
+            raise failure("Newton on t(u)", f"t = {float(t)!r}",
+                          f"it did not converge to {dps} digits in {steps + 20} steps")
+        return +out[0]
+
+
+def _refine_eta(T: Callable[[Any], Any], dT: Callable[[Any], Any], t: Any, path: _EtaPath, eta: Any, lo: Any,
+                hi: Any, dps: int, steps: int) -> tuple[Any, Any, Any, Any] | None:
+    """Safeguarded Newton in η on T(u(η)) = t within [lo, hi]: (u, η, lo, hi) or None (no convergence)."""
+    tol = mpmath.mpf(10) ** (-(dps + 5))
+    eta_max = (dps + 5) * mpmath.log(10)            # beyond: |1 − u/u*| < 10^−(dps+5)
+    for _ in range(steps):
+        if eta > eta_max:
+            return path.us, eta, lo, hi
+        u = path.u(eta)
+        r, slope = _real(T(u) - t), _real(dT(u) * path.du(eta))
+        if r is None or slope is None:              # not expected on the path; bisect if bracketed
+            if not (mpmath.isfinite(lo) and mpmath.isfinite(hi)):
+                raise failure("Newton on t(u)", f"u = {float(u)!r}", "t(u) or its slope is not real there")
+            eta = (lo + hi) / 2
+            continue
+        if r == 0:
+            return u, eta, eta, eta
+        if r > 0:
+            hi = eta
+        else:
+            lo = eta
+        new = eta - r / slope if slope > 0 else None
+        if new is None or not (lo < new < hi):
+            if not (mpmath.isfinite(lo) and mpmath.isfinite(hi)):
+                # no bracket yet: a wrong-way or overlong step is halved towards the iterate
+                new = eta - mpmath.sign(r) * min(abs(r / slope), 1) if slope > 0 else eta - mpmath.sign(r)
+            else:
+                new = (lo + hi) / 2
+        step = abs(new - eta)
+        eta = new
+        if step * path.dlog(eta) <= tol:
+            return path.u(eta), eta, lo, hi
+    return None
 
 
 def bisect_time_mp(T: Callable[[Any], Any], t: Any, start: Any, fixed: Any, dps: int = 30,
                    tol: float = 1e-12) -> Any:
     """u with T(u) = t on the path from `start` towards the fixed point, by bisection (mpmath).
 
-    Uses only T (no double-precision evaluator): the path is u = u*(1 ± e^y), y = ln|1 − u/u*|
-    decreases from y0 = ln|1 − start/u*| as t grows; a bracket [y_lo, y0] with T >= t at y_lo is
-    found by doubling the step, then bisected to |Δy| <= tol. A seed for `newton_refine_mp` that is
-    independent of `Trajectory.evaluate`.
+    Uses only T (no double-precision evaluator), in the variable η of the path (growth:
+    u = u*/(1 + e^{−η}); decay: u = u*(1 + e^{−η})), in which every real η is a point of the path
+    and t grows with η: a bracket [η0, η_hi] with T >= t at η_hi is found by doubling the step, then
+    bisected to |Δη| <= tol (a relative accuracy of about tol on u). A seed for `newton_refine_mp`
+    that is independent of `Trajectory.evaluate`.
 
     Args:
         T: time as a function of u (mpmath callable, increasing along the path).
@@ -397,13 +491,13 @@ def bisect_time_mp(T: Callable[[Any], Any], t: Any, start: Any, fixed: Any, dps:
         start: u(0) (≠ u*).
         fixed: the fixed point u*.
         dps: working digits.
-        tol: bracket width in y at which to stop.
+        tol: bracket width in η at which to stop.
 
     Returns:
         u (mpf), or u* itself when T(u) < t still at |1 − u/u*| = 10^−(dps+5).
 
     Raises:
-        IntegrationFailed: no bracket (T stays below t over 2e6 units of y).
+        IntegrationFailed: no bracket (T stays below t over 2e6 units of η), or T not real.
 
     >>> T = lambda u: mpmath.log(u / (1 - u)) - mpmath.log(mpmath.mpf(1) / 9)   # logistic from 0.1
     >>> u = bisect_time_mp(T, 1, mpmath.mpf("0.1"), 1)
@@ -412,26 +506,131 @@ def bisect_time_mp(T: Callable[[Any], Any], t: Any, start: Any, fixed: Any, dps:
     """
     # === check arguments
     with mpmath.workdps(dps + 10):
-        t, us, u_start = mpmath.mpf(t), mpmath.mpf(fixed), mpmath.mpf(start)
-        sign = -1 if u_start < us else 1
-        at = lambda y: us * (1 + sign * mpmath.exp(y))     # noqa: E731
-        hi = mpmath.log(abs(1 - u_start / us))
+        t, u_start = _exact(t), _exact(start)
         if t <= 0:
             return +u_start
-        y_min = mpmath.log(mpmath.mpf(10) ** (-(dps + 5)))
-        step = mpmath.mpf(1)
-        lo = hi - step
-        while T(at(lo)) < t:
-            if lo < y_min:           # within 10^−(dps+5) of u* (T is not resolved closer)
-                return +us
-            if step > 1e6:
-                raise failure("bisection on t(u)", f"t = {float(t)!r}", "t(u) stays below t along the path")
-            hi, step = lo, 2 * step
-            lo = hi - step
+        path = _EtaPath(fixed, u_start)
+        found = _bracket_eta(T, t, path, path.eta(u_start), dps)
+        if found is None:
+            return +path.us
+        lo, hi = found
         while hi - lo > tol:
             mid = (lo + hi) / 2
-            if T(at(mid)) < t:
-                hi = mid
-            else:
+            val = _real(T(path.u(mid)))
+            if val is None:
+                raise failure("bisection on t(u)", f"u = {float(path.u(mid))!r}", "t(u) is not real there")
+            if val < t:
                 lo = mid
-        return +at((lo + hi) / 2)
+            else:
+                hi = mid
+        return +path.u((lo + hi) / 2)
+
+
+def _bracket_eta(T: Callable[[Any], Any], t: Any, path: _EtaPath, eta0: Any, dps: int) -> tuple[Any, Any] | None:
+    """[lo, hi] in η with T(lo) < t <= T(hi), stepping up from η0 (T(η0) < t); None: beyond u* to dps digits."""
+    eta_max = (dps + 5) * mpmath.log(10)
+    if eta0 >= eta_max:              # u(0) itself is u* to the digits asked
+        return None
+    lo, step = eta0, mpmath.mpf(1)
+    hi = min(lo + step, eta_max)
+    while True:
+        val = _real(T(path.u(hi)))
+        if val is None:
+            raise failure("bracketing t(u)", f"u = {float(path.u(hi))!r}", "t(u) is not real there")
+        if val >= t:
+            return lo, hi
+        if hi >= eta_max:            # within 10^−(dps+5) of u* (T is not resolved closer)
+            return None
+        if step > 1e6:
+            raise failure("bracketing t(u)", f"t = {float(t)!r}", "t(u) stays below t along the path")
+        lo, step = hi, 2 * step
+        hi = min(lo + step, eta_max)
+
+
+#: Most digits `solve_time_mp` adds to dps + 10 when T(u) is computed as a difference of large terms.
+MP_MAX_EXTRA_DIGITS = 400
+
+
+def solve_time_mp(T: Callable[[Any], Any], dT: Callable[[Any], Any], t: Any, start: Any, fixed: Any,
+                  dps: int = 30) -> Any:
+    """u with T(u) = t on the path from u(0) = `start` to the fixed point u*, to `dps` digits (mpmath).
+
+    The variable is η of the path (growth: u = u*/(1 + e^{−η}); decay: u = u*(1 + e^{−η})), so every
+    iterate is a point of the path and T stays real. A bracket [η_lo, η_hi] is found by doubling steps
+    from η(u0), then safeguarded Newton (bisection when a step leaves the bracket) runs to a relative
+    step of 10^−(dps+5) on u. Working precision: T is often a difference of large terms (t(u) of a
+    transition at s = 1e6, u0 = 1e-12, L = 50 subtracts terms ~1e17 times larger than the time), so
+    its rounding noise at the root is measured (T at the working precision vs 20 more digits) and,
+    when that noise amounts to more than 10^−(dps+3) relative on u, the digits are raised by the
+    shortfall and Newton repeated from the bracket (re-checked at the new precision).
+
+    Args:
+        T: t(u) (mpmath callable, increasing along the path; evaluated at the current mpmath precision).
+        dT: dt/du = τ/f(u).
+        t: target time >= 0.
+        start: u(0) (≠ u*).
+        fixed: the fixed point u* = s/λ.
+        dps: digits wanted.
+
+    Returns:
+        u (mpf), or u* when u is within 10^−(dps+5) of it.
+
+    Raises:
+        IntegrationFailed: no bracket, T not real on the path, or the digits asked cannot be reached
+            with MP_MAX_EXTRA_DIGITS more working digits.
+
+    >>> T = lambda u: mpmath.log(u / (1 - u)) - mpmath.log(mpmath.mpf("1e-20") / (1 - mpmath.mpf("1e-20")))
+    >>> u = solve_time_mp(T, lambda u: 1 / (u * (1 - u)), 40, mpmath.mpf("1e-20"), 1)   # logistic
+    >>> with mpmath.workdps(40):
+    ...     bool(abs(u * (1 + (mpmath.mpf(10) ** 20 - 1) * mpmath.e ** -40) - 1) < 1e-30)
+    True
+    """
+    # === check arguments
+    digits = dps + 10
+    with mpmath.workdps(digits):
+        t, u_start = _exact(t), _exact(start)        # inputs keep their digits (not rounded to `digits`)
+        if t <= 0:
+            return +u_start
+        path = _EtaPath(fixed, u_start)
+        found = _bracket_eta(T, t, path, path.eta(u_start), dps)
+        if found is None:
+            return +path.us
+        lo, hi = found
+        eta = (lo + hi) / 2
+    while True:
+        with mpmath.workdps(digits):
+            out = _refine_eta(T, dT, t, path, eta, lo, hi, dps, 100)
+            if out is not None:
+                u, eta, lo, hi = out
+                if u == path.us:
+                    return +u
+                # rounding noise of T at the root, as a relative error of u
+                here = _real(T(u))
+                with mpmath.workdps(digits + 20):
+                    ref = _real(T(path.u(eta)))
+                    slope = _real(dT(path.u(eta)) * path.du(eta))
+                if here is None or ref is None or slope is None:
+                    raise failure("solving t(u) = t", f"u = {float(u)!r}", "t(u) is not real there")
+                noise = abs(here - ref) * path.dlog(eta) / abs(slope)
+                wanted = mpmath.mpf(10) ** (-(dps + 3))
+                if noise <= wanted:
+                    return +u
+                extra = int(mpmath.ceil(mpmath.log10(noise / wanted))) + 5
+            else:
+                extra = 20
+        digits += extra
+        if digits > dps + 10 + MP_MAX_EXTRA_DIGITS:
+            raise failure("solving t(u) = t", f"t = {float(t)!r}",
+                          f"t(u) is too ill-conditioned there for {dps} digits with {MP_MAX_EXTRA_DIGITS} extra")
+        with mpmath.workdps(digits):
+            # re-check the bracket at the new precision (the old one may sit inside the old noise)
+            width = max(hi - lo, mpmath.mpf(10) ** (-(dps // 2)))
+            lo, hi = eta - width, eta + width
+            for _ in range(200):
+                t_lo, t_hi = _real(T(path.u(lo))), _real(T(path.u(hi)))
+                if t_lo is None or t_hi is None:
+                    raise failure("solving t(u) = t", f"t = {float(t)!r}", "t(u) is not real near the root")
+                if t_lo <= t <= t_hi:
+                    break
+                width *= 4
+                lo, hi = (lo - width, hi) if t_lo > t else (lo, hi + width)

@@ -14,12 +14,21 @@ is the universal dw/dt̃ = w^g (1 − w), so t̃ = G(w) − G(w0) with G' = 1/(w
   conjugate roots pair into ½ln(v² − 2v cos θ + 1) and arctangents, so G is elementary.
 * when G is a single logarithm of a Möbius function of v (g = 0, g = 1, g = ½ ...) the relation is
   inverted: u(t) explicit. Otherwise t(u) is the implicit closed form.
-* g symbolic: G(w) = Σ_n w^{n+1−g}/(n+1−g) = w^{1−g}/(1−g) ₂F₁(1, 1−g; 2−g; w) for w < 1 and
-  Σ_n z^{n+g}/(n+g) = z^g/g ₂F₁(1, g; 1+g; z), z = 1/w, for w > 1 (decay from above). The n = 0
+* partial fractions stop at k = MAX_PARTIAL_FRACTION_K (24; about k logarithms and arctangents):
+  a larger denominator (NGD at L = 3: q = 0.3333 gives k = 7500, q = 10⁻⁴⁰⁰ gives k = 2.5·10³⁹⁹) takes the ₂F₁ form
+  below with the exact rational g, whose size does not grow with k.
+* g symbolic (or rational with k > 24): G(w) = Σ_n w^{n+1−g}/(n+1−g) = w^{1−g}/(1−g) ₂F₁(1, 1−g; 2−g; w)
+  for w < 1 and Σ_n z^{n+g}/(n+g) = z^g/g ₂F₁(1, g; 1+g; z), z = 1/w, for w > 1 (decay from above). The n = 0
   term, singular at g = 1 (w < 1) and g = 0 (w > 1), is shifted by a constant to the Box–Cox form
   (x^a − 1)/a → ln x (a → 0), so one G holds for every g, including the logistic (g = 1) and the
   exponential (g = 0) rows: G = bc(w, 1−g) + w^{2−g}/(2−g) ₂F₁(1, 2−g; 3−g; w), resp.
   −bc(w, −g) + w^{−1−g}/(1+g) ₂F₁(1, 1+g; 2+g; 1/w), with bc(x, a) = (x^a − 1)/a.
+* numbers (every g, `PowerPlan`): t̃ = G(w) − G(w0) is evaluated as the same series with the n = 0
+  terms merged, w0^{1−g} bc(w/w0, 1−g) + R(w) − R(w0), R(w) = w^{2−g}/(2−g) ₂F₁(1, 2−g; 3−g; w)
+  (decay: w0^{−g} bc(w0/w, g) + R̃(w) − R̃(w0)): no O(1) constants cancel as w, w0 → 0 (the sum of
+  logarithms and arctangents of the partial fractions loses ~w^{g−1}ε there for 0 < g < 1), and
+  1 − w (resp. (w − 1)/w) enters the ₂F₁ exactly, so t(u) stays finite and accurate up to the
+  last float before u*.
 * a balanced ODE of another shape (damped K-FAC, user rules) with τ/f(u) rational in u and a simple
   root at u* = s/λ is integrated by partial fractions (implicit t(u)); otherwise t = τ ∫ du/f(u).
 
@@ -47,9 +56,11 @@ from ..rules import LearningRule
 from .invariants import Separation, separate_velocities
 from .modes import ModeODE, ModeSymbols, balanced_mode_ode, layer_velocities, mode_symbols, tidy_powers
 
-__all__ = ["Antiderivative", "MobiusPlan", "InversePlan", "QuadraturePlan", "Reduction", "Explicit", "Implicit",
-           "Quadrature", "Solution", "Derivation", "derive_mode", "universal_antiderivative", "solve_balanced",
-           "solve_unbalanced", "boxcox", "W", "W0", "V", "X"]
+__all__ = ["Antiderivative", "MobiusPlan", "InversePlan", "PowerPlan", "QuadraturePlan", "Reduction", "Explicit",
+           "Implicit", "Quadrature", "Solution", "Derivation", "derive_mode", "universal_antiderivative",
+           "universal_difference", "solve_balanced", "solve_unbalanced", "boxcox", "hyp2f1_1b", "W", "W0", "WC", "WC0",
+           "V", "X",
+           "MAX_PARTIAL_FRACTION_K"]
 
 Form = Literal["explicit", "implicit", "quadrature"]
 
@@ -58,7 +69,17 @@ W = sympy.Symbol("w", positive=True)
 W0 = sympy.Symbol("w_0", positive=True)
 V = sympy.Symbol("v", positive=True)
 X = sympy.Symbol("x", positive=True)
+#: |1 − w| and |1 − w0|, given separately to the numeric difference form (`universal_difference`):
+#: |s − λu|/s is exact where λu/s − 1 would round (w within a few ulps of 1).
+WC = sympy.Symbol("w_c", positive=True)
+WC0 = sympy.Symbol("w_c0", positive=True)
 _E = sympy.Symbol("E", positive=True)
+
+#: Largest denominator k of a rational g = p/k integrated by partial fractions over the k-th roots of
+#: unity (about k logarithms and arctangents, built and printed in well under a second for k <= 24);
+#: beyond it the antiderivative is the ₂F₁ form of a symbolic g with g substituted exactly, whose size
+#: does not depend on k (before: k = 2500 grew to 24 GB, q = 10⁻⁴⁰⁰ never finished).
+MAX_PARTIAL_FRACTION_K = 24
 
 
 class boxcox(sympy.Function):   # noqa: N801  (lambdify maps it by this name)
@@ -94,6 +115,28 @@ class boxcox(sympy.Function):   # noqa: N801  (lambdify maps it by this name)
     def _latex(self, printer: Any) -> str:
         x, a = (printer._print(e) for e in self.args)
         return rf"\frac{{\left({x}\right)^{{{a}}} - 1}}{{{a}}}"
+
+
+class hyp2f1_1b(sympy.Function):   # noqa: N801  (lambdify maps it by this name)
+    """₂F₁(1, b; 1 + b; z) = b Σ_n zⁿ/(n + b), with its complement zc = 1 − z as a separate argument.
+
+    For numbers only: near z = 1 the function is −b ln(1 − z) + O(1), and 1 − z formed by subtracting a
+    rounded z loses every digit of a tiny complement; the caller passes zc computed without
+    cancellation (1 − w for z = w, (w − 1)/w for z = 1/w). Numerically `lindyn.numeric.stable.hyp2f1_1b`.
+
+    >>> b, z = sympy.symbols("b z", positive=True)
+    >>> hyp2f1_1b(b, z, 1 - z).rewrite(sympy.hyper)
+    hyper((1, b), (b + 1,), z)
+    """
+
+    nargs = 3
+
+    def _eval_rewrite_as_hyper(self, b: sympy.Expr, z: sympy.Expr, zc: sympy.Expr, **kwargs: Any) -> sympy.Expr:
+        return sympy.hyper([1, b], [1 + b], z)
+
+    def _latex(self, printer: Any) -> str:
+        b, z = (printer._print(e) for e in self.args[:2])
+        return rf"{{}}_{{2}}F_{{1}}\left(1, {b}; 1 + {b}; {z}\right)"
 
 
 @dataclass(frozen=True)
@@ -186,15 +229,18 @@ def universal_antiderivative(g: sympy.Expr) -> Antiderivative:
     """G(w) = ∫ dw/(w^g (1 − w)) for the universal mode ODE dw/dt̃ = w^g (1 − w).
 
     Args:
-        g: the exponent (rational: elementary terms; otherwise the ₂F₁ form, finite for every g < 2).
+        g: the exponent (rational with denominator k <= MAX_PARTIAL_FRACTION_K: elementary terms;
+            otherwise the ₂F₁ form, finite for every g < 2 and every non-integer g).
 
     >>> G = universal_antiderivative(sympy.Integer(1))
     >>> sympy.simplify(sympy.diff(G.difference(), W) - 1 / (W * (1 - W)))
     0
+    >>> universal_antiderivative(sympy.Rational(6667, 7500)).terms is None     # k > 24: the ₂F₁ form
+    True
     """
     # === check arguments
     g = sympy.sympify(g)
-    if g.is_Rational:
+    if g.is_Rational and g.q <= MAX_PARTIAL_FRACTION_K:
         p, k = int(g.p), int(g.q)
         return Antiderivative(g=g, k=k, terms=_rational_terms(p, k))
     # Σ_n w^{n+1−g}/(n+1−g): the n = 0 term as bc(w, 1 − g) (finite at g = 1), the rest a ₂F₁
@@ -202,6 +248,47 @@ def universal_antiderivative(g: sympy.Expr) -> Antiderivative:
     # Σ_n z^{n+g}/(n+g), z = 1/w: bc(z, g) = −bc(w, −g) (finite at g = 0), the rest a ₂F₁
     above = -boxcox(W, -g) + W ** (-1 - g) / (1 + g) * sympy.hyper([1, 1 + g], [2 + g], 1 / W)
     return Antiderivative(g=g, k=None, terms=None, hyper=sympy.Piecewise((below, W < 1), (above, True)))
+
+
+def universal_difference(g: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr]:
+    """t̃ = G(w) − G(w0) of the universal ODE dw/dt̃ = w^g (1 − w), in a form for numbers: (w, w0 < 1, w, w0 > 1).
+
+    Both are expressions in W, W0 and WC = |1 − w|, WC0 = |1 − w0|, which the caller computes
+    without cancellation (|s − λu|/s).
+
+    The series G = Σ_n w^{n+1−g}/(n+1−g) (w < 1) with the n = 0 terms of both ends merged:
+
+        D(w, w0) = w0^{1−g} bc(w/w0, 1−g) + R(w) − R(w0),  R(x) = x^{2−g}/(2−g) ₂F₁(1, 2−g; 3−g; x),
+        with the complement 1 − x of each ₂F₁ argument given as WC (WC0),
+
+    and for w, w0 > 1 (decay from above; z = 1/w, G = Σ_n z^{n+g}/(n+g)):
+
+        D(w, w0) = w0^{−g} bc(w0/w, g) + R̃(w) − R̃(w0),  R̃(x) = x^{−1−g}/(1+g) ₂F₁(1, 1+g; 2+g; 1/x),
+        with 1 − 1/x = (x − 1)/x given as WC/W (WC0/W0),
+
+    bc(x, a) = (x^a − 1)/a (ln x at a = 0). Each piece is small where the path is: no constant of
+    integration is added and then cancelled (the partial-fraction G has O(1) terms that cancel to
+    O(w^{1−g}) as w → 0), and each ₂F₁ gets its complement exactly, so D stays finite and accurate up
+    to the last float before w = 1 (−b ln(1 − x) is the leading term there). Valid for g < 2 (g > −1
+    above) and every non-integer g.
+
+    >>> below, above = universal_difference(sympy.Rational(1, 2))
+    >>> D = below.subs({WC: 1 - W, WC0: 1 - W0}).rewrite(sympy.hyper).rewrite(sympy.Pow)
+    >>> sympy.simplify(sympy.diff(D, W) - 1 / (sympy.sqrt(W) * (1 - W)))
+    0
+    """
+    # === check arguments
+    g = sympy.sympify(g)
+
+    def R(x: sympy.Expr, xc: sympy.Expr) -> sympy.Expr:
+        return x ** (2 - g) / (2 - g) * hyp2f1_1b(2 - g, x, xc)
+
+    def R_above(x: sympy.Expr, xc: sympy.Expr) -> sympy.Expr:
+        return x ** (-1 - g) / (1 + g) * hyp2f1_1b(1 + g, 1 / x, xc / x)
+
+    below = W0 ** (1 - g) * boxcox(W / W0, 1 - g) + R(W, WC) - R(W0, WC0)
+    above = W0 ** (-g) * boxcox(W0 / W, g) + R_above(W, WC) - R_above(W0, WC0)
+    return below, above
 
 
 # ---------------------------------------------------------------- numeric plans and solution variants
@@ -229,6 +316,22 @@ class InversePlan:
     k: int = 1
     G_v: sympy.Expr | None = None
     slope_v: sympy.Expr | None = None
+
+
+@dataclass(frozen=True)
+class PowerPlan:
+    """τ u̇ = c u^g (s − λu) for numbers: t̃ = κ t = D(w, w0), w = λu/s, κ = c λ^{1−g} s^g/τ.
+
+    `below` and `above` are `universal_difference(g)` (w0 < 1 and w0 > 1), in W, W0, WC = |1 − w|,
+    WC0 = |1 − w0|; dw/dt̃ = w^g (1 − w).
+    The evaluators use this plan for u(t) (inverse forms) and t(u) (every form): it is accurate near
+    w = 0 and up to the last float before w = 1, whatever the denominator of g.
+    """
+
+    rate: sympy.Expr
+    g: sympy.Expr
+    below: sympy.Expr
+    above: sympy.Expr
 
 
 @dataclass(frozen=True)
@@ -272,6 +375,7 @@ class Explicit:
     c: sympy.Expr | None = None
     g: sympy.Expr | None = None
     reduction: Reduction | None = None
+    power: PowerPlan | None = None
 
     def expressions(self) -> tuple[Any, ...]:
         """Every sympy expression carried (to read off free parameters)."""
@@ -290,6 +394,7 @@ class Implicit:
     c: sympy.Expr | None = None
     g: sympy.Expr | None = None
     reduction: Reduction | None = None
+    power: PowerPlan | None = None
 
     @property
     def u(self) -> None:
@@ -380,6 +485,8 @@ def _solve_power(c: sympy.Expr, g: sympy.Expr, sym: ModeSymbols, lam: sympy.Expr
     scaled = {W: lam * u / s, W0: lam * u0 / s}
     t_of_u = tidy_powers(1 / kappa) * G.difference().subs(scaled)
     rhs = c * u ** g * (s - lam * u)
+    below, above = universal_difference(g)
+    power = PowerPlan(rate=kappa, g=g, below=below, above=above)
     inv = _explicit(G) if G.terms is not None else None
     if inv is not None:
         rate_factor, (P0, P1, Q0, Q1) = inv
@@ -388,13 +495,13 @@ def _solve_power(c: sympy.Expr, g: sympy.Expr, sym: ModeSymbols, lam: sympy.Expr
         u_t = (s / lam) * (v ** G.k).subs(W0, lam * u0 / s)
         sums = (sympy.simplify(P0 + P1), sympy.simplify(Q0 + Q1))   # exact: no cancellation in floats
         plan = MobiusPlan(rate=rate_factor * kappa, k=G.k, coefficients=(P0, P1, Q0, Q1) + sums)
-        return Explicit(u=u_t, t_of_u=t_of_u, plan=plan, rhs=rhs, variable=u, c=c, g=g)
+        return Explicit(u=u_t, t_of_u=t_of_u, plan=plan, rhs=rhs, variable=u, c=c, g=g, power=power)
     if G.terms is not None:
         iplan = InversePlan(rate=kappa, G=G.G(), slope=W ** g * (1 - W), k=G.k, G_v=G.at(V, absolute=True),
                             slope_v=V ** int(g.p) * (1 - V ** G.k))
     else:
         iplan = InversePlan(rate=kappa, G=G.G(), slope=W ** g * (1 - W))
-    return Implicit(t_of_u=t_of_u, plan=iplan, rhs=rhs, variable=u, c=c, g=g)
+    return Implicit(t_of_u=t_of_u, plan=iplan, rhs=rhs, variable=u, c=c, g=g, power=power)
 
 
 def solve_balanced(ode: ModeODE, sym: ModeSymbols, lam: Any = None) -> Solution:
