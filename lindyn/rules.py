@@ -12,6 +12,7 @@ neither sympy nor numpy.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Protocol, runtime_checkable
@@ -40,7 +41,13 @@ class LearningRule(Protocol):
 
 
 def _q_text(q: Any) -> str:
-    return str(q)
+    """q as written; an exact rational of many digits as ~m·10^e (names are for reading, q stays exact)."""
+    text = str(q)
+    if len(text) <= 24 or not isinstance(q, Fraction) or q <= 0:
+        return text
+    e10 = math.log10(q.numerator) - math.log10(q.denominator)
+    exponent = math.floor(e10)
+    return f"~{10 ** (e10 - exponent):.6g}e{exponent}"
 
 
 @dataclass(frozen=True)
