@@ -25,6 +25,7 @@ from .function_space import (FunctionSpaceTrajectory, MaxMargin, ReductionCheck,
                              max_margin_direction, outside_span, separable_data, singular_crossing)
 from .report import write_report
 from .verify import Verification, verify
+from .sweep import Grid, SweepResult, load_grid, sweep
 
 __all__ = [
     "__version__",
@@ -46,6 +47,8 @@ __all__ = [
     # verify: claims with their papers
     "verify", "Verification", "Claim", "ClaimResult", "Measurement", "Evidence", "all_claims", "get_claim",
     "write_report",
+    # sweeps: grids of lindyn calls on Dask
+    "sweep", "load_grid", "Grid", "SweepResult",
     # Kerekes et al. 2021: function-space flows and the experiments' tools
     "FunctionSpaceTrajectory", "function_space_trajectory", "derive_reduction", "ReductionCheck",
     "MaxMargin", "max_margin_direction", "equal_margin_direction", "outside_span", "separable_data",

@@ -168,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
   lindyn integrate  --rule ngd --depth 3 --s 3,1 --u0 1e-3 --t 1,5 --width 4    full matrices
   lindyn learning-time --rule blockdiag --q 1/2 --depth 3 --s 1 --u0 1e-3 --until 0.5
   lindyn discrete   --rule gd --depth 3 --s 1 --u0 1e-2 --lr 0.5 --steps 40        finite steps, derived vs matrices
+  lindyn sweep examples/saxe2014_depth.toml --out saxe.sweep   a grid of commands on Dask (resumable)
   lindyn verify --report out/         every claim, checked two ways; LaTeX/PDF report
   python -m lindyn                    the same as `lindyn verify`
 

@@ -16,6 +16,7 @@ SCRIPTS = {
                  "saxe2014_fig3_random.png"],
     "bernacchia2018": ["bernacchia2018.tex", "bernacchia2018_rules.png", "bernacchia2018_deep.png",
                        "bernacchia2018_bottleneck.png"],
+    "sweeps": ["saxe2014_depth_sweep.png", "integrate_rules_sweep.png"],
     "discrete": ["discrete.tex", "discrete_iterates.png", "discrete_eta_max.png", "discrete_modified.png",
                  "saxe2014_depth.png"],
     "huh2020": ["huh2020.tex", "huh2020_paths.png", "huh2020_balance.png", "huh2020_fractional.png",
