@@ -28,7 +28,7 @@ MAX_MODES = 10_000
 COMMANDS = ("integrate", "trajectory", "learning_time", "discrete", "sweep", "verify")
 
 #: The argument checks the subcommands share (one error format, `lindyn._checks`).
-__all__ = ["main", "build_parser", "rule_power", "RULES_WITH_POWER", "MAX_MODES", "MAX_WIDTH", "add_problem_arguments", "problem_arguments", "parse_floats", "fail", "check_int",
+__all__ = ["main", "build_parser", "rule_power", "print_table", "decimal_items", "RULES_WITH_POWER", "MAX_MODES", "MAX_WIDTH", "add_problem_arguments", "problem_arguments", "parse_floats", "fail", "check_int",
            "check_real", "check_times", "check_exponent", "COMMANDS"]
 
 
@@ -118,6 +118,21 @@ def rule_power(rule: str, q: str | None) -> Any:
     if rule not in RULES_WITH_POWER:
         raise fail("q", f"not given with --rule {rule} (only {' and '.join(RULES_WITH_POWER)} take a power)", q)
     return check_exponent(q, "q")
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[Any]], width: int = 18) -> None:
+    """One table style for every subcommand: right-aligned columns, modes numbered from 1 (u_1, u_2, …),
+    floats with 12 significant digits, strings (e.g. mpmath digits) as given."""
+    cells = [[x if isinstance(x, str) else f"{x:.12g}" for x in row] for row in rows]
+    width = max([width] + [len(x) for row in cells for x in row] + [len(h) for h in header])
+    print("  ".join(f"{h:>{width}}" for h in header))
+    for row in cells:
+        print("  ".join(f"{x:>{width}}" for x in row))
+
+
+def decimal_items(text: str | None) -> list[str] | None:
+    """The comma-separated items as written (exact decimals for the mpmath route); None stays None."""
+    return None if text is None else [x.strip() for x in text.split(",")]
 
 
 def problem_arguments(args: argparse.Namespace) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import json
 import math
 from typing import Any
 
-from ..cli import MAX_DEPTH, check_int, check_real, fail, parse_floats, rule_power
+from ..cli import MAX_DEPTH, check_int, check_real, fail, parse_floats, print_table, rule_power
 
 #: Largest --steps (each step of the full-matrix route costs one velocity evaluation).
 MAX_STEPS = 1_000_000
@@ -110,10 +110,7 @@ def run(args: argparse.Namespace) -> int:
     print("eta_max (derived largest stable step) per mode: " + ", ".join(f"{x:.6g}" for x in eta_max)
           + ("  [lr is above it for some mode]" if any(lr > x for x in eta_max) else ""))
     header = ["k"] + [f"{name}_{m + 1}" for m in range(len(s)) for name in ("u", "u_matrix")]
-    print("  ".join(f"{h:>18}" for h in header))
-    for k in range(steps + 1):
-        row = [f"{k:>18d}"] + [f"{x[m][k]:>18.12g}" for m in range(len(s)) for x in (u, u_matrix)]
-        print("  ".join(row))
+    print_table(header, [[str(k)] + [x[m][k] for m in range(len(s)) for x in (u, u_matrix)] for k in range(steps + 1)])
     if diff is not None:
         print(f"max |u - u_matrix| over finite iterates: {diff:.3g}")
     for route, first in diverged.items():

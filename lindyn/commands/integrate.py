@@ -15,7 +15,7 @@ import json
 import math
 from typing import Any
 
-from ..cli import MAX_WIDTH, add_problem_arguments, check_int, check_real, fail, problem_arguments
+from ..cli import MAX_WIDTH, add_problem_arguments, print_table, check_int, check_real, fail, problem_arguments
 
 METHODS = ("flow", "discrete", "mpmath")
 
@@ -137,10 +137,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"lindyn integrate: rule {rule.name}, depth {p['depth']}, method {method.name}, init {args.init}, "
           f"widths {problem.network.widths}")
     header = ["t"] + [f"u_{a + 1}" for a in range(len(u))] + ["loss"]
-    cell = max(18, (method.dps + 8) if digits is not None else 0)
-    print("  ".join(f"{h:>{cell}}" for h in header))
-    for k in range(len(t)):
-        values = [digits[a][k] if digits is not None else f"{u[a][k]:.12g}" for a in range(len(u))]
-        row = [f"{t[k]:.12g}"] + values + [f"{loss[k]:.12g}"]
-        print("  ".join(f"{x:>{cell}}" for x in row))
+    print_table(header, [[t[k]] + [digits[a][k] if digits is not None else u[a][k] for a in range(len(u))] + [loss[k]]
+                         for k in range(len(t))])
     return 0

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from ..cli import add_problem_arguments, check_real, fail
+from ..cli import add_problem_arguments, check_real, fail, print_table
 from .trajectory import mode_kw, derived_problem
 
 
@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     value: Any = times[0] if len(times) == 1 else times
     if args.json:
         print(json.dumps({"t": value}))
-    else:
+    elif len(times) == 1:
         print(value)
+    else:
+        print_table(["mode", "s", "until", "t"], [[str(m + 1), pa["s"][m], until, times[m]] for m in range(len(times))])
     return 0

@@ -17,7 +17,7 @@ import sys
 import warnings
 from typing import Any
 
-from ..cli import add_problem_arguments, check_int, fail, problem_arguments
+from ..cli import add_problem_arguments, check_int, decimal_items, fail, print_table, problem_arguments
 from ..trajectory import MP_MAX_DPS, IllConditioned
 
 
@@ -29,6 +29,13 @@ def register(subparsers: Any) -> None:
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print one JSON object")
     out.add_argument("--latex", action="store_true", help="print the derivation as a LaTeX fragment")
+    # --latex needs only the rule and the depth (and --gains/--lam to choose the derivation)
+    for action in p._actions:
+        if action.dest in ("s", "t"):
+            action.required = False
+    for group in p._mutually_exclusive_groups:
+        if any(a.dest == "u0" for a in group._group_actions):
+            group.required = False
     p.set_defaults(handler=run)
 
 
@@ -82,6 +89,24 @@ def mode_kw(kw: dict[str, Any], m: int) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Derive, evaluate and print."""
     # === check arguments
+    if args.latex and args.s is None and args.t is None and args.u0 is None:
+        from lindyn import derive, rule_from_name
+        from ..cli import MAX_DEPTH, rule_power
+        try:
+            depth = int(args.depth)
+        except ValueError:
+            raise fail("depth", f"an integer in [1, {MAX_DEPTH}]", args.depth) from None
+        check_int(depth, "depth", minimum=1, maximum=MAX_DEPTH)
+        gains = "unbalanced" if args.gains is not None else "balanced"
+        lam = 1 if args.lam == "1" else "symbolic"
+        print(derive(rule_from_name(args.rule, rule_power(args.rule, args.q)), depth, gains=gains, lam=lam).latex(),
+              end="")
+        return 0
+    for name in ("s", "t"):
+        if getattr(args, name) is None:
+            raise fail(name, "given (only --latex works from --rule and --depth alone)", None)
+    if args.u0 is None and args.gains is None:
+        raise fail("u0", "given, or --gains (only --latex works from --rule and --depth alone)", None)
     pa, traj, kw = derived_problem(args)
     t = pa["t"]
     dps = None if args.dps is None else check_int(_int(args.dps, "dps"), "dps", minimum=15, maximum=MP_MAX_DPS)
@@ -103,7 +128,20 @@ def run(args: argparse.Namespace) -> int:
     else:
         import mpmath
         f = traj.lambdify("mpmath")
-        vals = [[f(tk, dps=dps, **mode_kw(kw, m)) for tk in t] for m in range(len(pa["s"]))]
+        # the numbers as typed: exact decimals at `dps` digits, not their nearest doubles
+        exact = dict(kw)
+        exact["s"] = decimal_items(args.s)
+        exact["tau"] = args.tau.strip()
+        if "u0" in kw:
+            typed = decimal_items(args.u0)
+            exact["u0"] = typed if len(typed) == len(pa["s"]) else typed * len(pa["s"])
+        if "gains" in kw:
+            exact["gains"] = decimal_items(args.gains)
+        if "lam" in kw:
+            typed = decimal_items(args.lam)
+            exact["lam"] = typed if len(typed) == len(pa["s"]) else typed * len(pa["s"])
+        t_typed = decimal_items(args.t)
+        vals = [[f(tk, dps=dps, **mode_kw(exact, m)) for tk in t_typed] for m in range(len(pa["s"]))]
         rows = [[float(x) for x in row] for row in vals]
         text = [[mpmath.nstr(x, dps) for x in row] for row in vals]
     if args.json:
@@ -118,10 +156,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"# {traj.rule.name}, L = {pa['depth']}, form: {traj.form}")
     print("# " + str(traj.ode.lhs) + " = " + str(traj.ode.rhs))
-    print("t\t" + "\t".join(f"u[{m}]" for m in range(len(rows))))
-    for k, tk in enumerate(t):
-        cells = [(text[m][k] if text is not None else repr(rows[m][k])) for m in range(len(rows))]
-        print(f"{tk!r}\t" + "\t".join(cells))
+    header = ["t"] + [f"u_{m + 1}" for m in range(len(rows))]
+    print_table(header, [[tk] + [(text[m][k] if text is not None else repr(rows[m][k])) for m in range(len(rows))]
+                         for k, tk in enumerate(t)])
     return 0
 
 
