@@ -12,7 +12,12 @@ writes into OUTDIR
                                    and effective rank against depth, for GD, the function-space NGF (model Fisher)
                                    and Moore–Penrose NGD with the data Fisher;
   kerekes2021_singular_values.png  singular values of W(t) under GD and the function-space NGF, L = 3;
-  kerekes2021_tanh.png             a tanh net under NGF: outputs against the derived flow, deviation against width.
+  kerekes2021_tanh.png             a tanh net under NGF: outputs against the derived flow, deviation against width;
+  kerekes2021_sparse_scale.png     diagonal linear nets, 5-sparse teacher in d = 100 from n = 40: recovery error of
+                                   the limit against init scale and depth (GD, MP NGD, function-space flow);
+  kerekes2021_sparse_time.png      recovery and training loss over time; noisy labels: test error;
+  kerekes2021_sparse_classification.png  separable classification: cosines to the ℓ1 / ℓ2 max-margin directions
+                                   and test accuracy (`lindyn.papers.kerekes2021_sparse`).
 
 The experiments live in `lindyn.papers.kerekes2021`; this script draws and writes them.
 """
@@ -28,6 +33,7 @@ import sys  # noqa: E402
 from _script import draw, run  # noqa: E402  (derivations/_script.py, beside this file)
 
 from lindyn.papers import kerekes2021 as paper  # noqa: E402
+from lindyn.papers import kerekes2021_sparse as sparse  # noqa: E402
 
 
 def write(out: pathlib.Path) -> str:
@@ -38,7 +44,11 @@ def write(out: pathlib.Path) -> str:
     draw(paper.completion_panels(), out / "kerekes2021_completion.png")
     draw(paper.singular_value_panels(), out / "kerekes2021_singular_values.png")
     draw(paper.tanh_panels(), out / "kerekes2021_tanh.png")
-    return "kerekes2021: wrote formulas and 5 figures"
+    panels = sparse.sparse_plots()
+    draw(panels[:1], out / "kerekes2021_sparse_scale.png", legend_outside=True)
+    draw(panels[1:3], out / "kerekes2021_sparse_time.png")
+    draw(panels[4:6], out / "kerekes2021_sparse_classification.png")
+    return "kerekes2021: wrote formulas and 8 figures"
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ from ._checks import IntegrationFailed, LindynError, LindynFailure, NoModeDecomp
 from ._version import __version__
 from .integrate import Discrete, Flow, HighPrecision, NumericTrajectory, geometry, integrate, layer_velocities
 from .numeric.losses import LogisticLoss, MaskedSquaredLoss, SquaredLoss
-from .problem import (Aligned, GivenWeights, Init, LambdaBalanced, Network, Problem, RandomOrthogonal, Samples,
-                      SmallRandom, Task, aligned_problem)
+from .problem import (Aligned, DiagonalInit, DiagonalNetwork, GivenWeights, Init, LambdaBalanced, Network, Problem,
+                      RandomOrthogonal, Samples, SmallRandom, Task, aligned_problem)
 from .rules import GD, NGD, BlockNGD, FunctionRule, LearningRule, Scaled, bernacchia, kfac, rule, rule_from_name
 from .symbolic.invariants import conserved_quantities
 from .trajectory import CONDITION_WARN, IllConditioned, ModeProblem, Trajectory, derive
@@ -22,7 +22,9 @@ from .depth import AnyDepth, derive_any_depth
 from .claims import Claim, ClaimResult, Evidence, Measurement, all_claims, get_claim
 from .function_space import (FunctionSpaceTrajectory, MaxMargin, ReductionCheck, completion_errors, derive_reduction,
                              effective_rank, equal_margin_direction, function_space_trajectory, low_rank_problem,
-                             max_margin_direction, outside_span, separable_data, singular_crossing)
+                             max_margin_direction, outside_span, separable_data, singular_crossing,
+                             sparse_teacher, sparse_regression_data, sparse_classification_data, diagonal_problem,
+                             min_l1_interpolant, L1MaxMargin, l1_max_margin_direction, recovery_error, sign_agreement)
 from .report import write_report
 from .verify import Verification, verify
 from .sweep import Grid, SweepResult, load_grid, sweep
@@ -32,7 +34,7 @@ __all__ = [
     # errors
     "LindynError", "NoModeDecomposition", "LindynFailure", "IntegrationFailed", "SingularCrossing",
     # one problem: model x loss x data, initialisation
-    "Network", "Task", "Samples", "SquaredLoss", "LogisticLoss", "MaskedSquaredLoss",
+    "Network", "DiagonalNetwork", "DiagonalInit", "Task", "Samples", "SquaredLoss", "LogisticLoss", "MaskedSquaredLoss",
     "Init", "Aligned", "LambdaBalanced", "SmallRandom", "RandomOrthogonal", "GivenWeights",
     "Problem", "aligned_problem",
     # learning rules
@@ -53,4 +55,7 @@ __all__ = [
     "FunctionSpaceTrajectory", "function_space_trajectory", "derive_reduction", "ReductionCheck",
     "MaxMargin", "max_margin_direction", "equal_margin_direction", "outside_span", "separable_data",
     "low_rank_problem", "completion_errors", "effective_rank", "singular_crossing",
+    # ... and the sparse case: diagonal linear networks
+    "sparse_teacher", "sparse_regression_data", "sparse_classification_data", "diagonal_problem",
+    "min_l1_interpolant", "L1MaxMargin", "l1_max_margin_direction", "recovery_error", "sign_agreement",
 ]

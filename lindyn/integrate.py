@@ -96,7 +96,9 @@ class NumericTrajectory:
 
     @cached_property
     def W_end(self) -> np.ndarray:
-        """(T, n_L, n_0): the end-to-end map W = W_L⋯W_1 (deep linear networks)."""
+        """(T, n_L, n_0): the end-to-end map W = W_L⋯W_1 (deep linear networks; wᵀ of a diagonal network)."""
+        if self.problem.network.kind == "diagonal":
+            return self.problem.network.end_to_end(self._floats)
         self._linear("W_end")
         if self._high:
             return np.stack([end_to_end([w[k] for w in self.W]) for k in range(len(self.t))])
@@ -111,7 +113,7 @@ class NumericTrajectory:
         from .numeric.geometry import MatrixGeometry
         net = self.problem.network
         return np.stack([MatrixGeometry(tuple(w[k] for w in self._floats), data, loss=self.problem.loss,
-                                        activation=net.activation, bias=net.bias).outputs
+                                        **net.geometry_options()).outputs
                          for k in range(len(self.t))])
 
     @cached_property
@@ -160,7 +162,9 @@ class NumericTrajectory:
 
     @cached_property
     def balance(self) -> tuple[np.ndarray, ...]:
-        """Per i = 1..L−1, (T, n_i, n_i): C_i = W_{i+1}ᵀW_{i+1} − W_iW_iᵀ."""
+        """Per i = 1..L−1, (T, n_i, n_i): C_i = W_{i+1}ᵀW_{i+1} − W_iW_iᵀ (none for a diagonal network: no chain)."""
+        if self.problem.network.kind == "diagonal":
+            return ()
         W = self._floats
         return tuple(np.swapaxes(W[i + 1], 1, 2) @ W[i + 1] - W[i] @ np.swapaxes(W[i], 1, 2)
                      for i in range(len(W) - 1))
@@ -228,7 +232,7 @@ def _field(problem: Problem, rule: Any, method: Any) -> VelocityField:
             tau = mpmath.mpf(float(tau))
     net = problem.network
     return VelocityField(rule, net.shapes, data, tau=tau, ops=ops, fisher_route=method.fisher_route,
-                         loss=problem.loss, activation=net.activation, bias=net.bias)
+                         loss=problem.loss, **net.geometry_options())
 
 
 def _initial_velocity(rule: Any, f: VelocityField, theta0: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -269,7 +273,7 @@ def layer_velocities(problem: Problem, rule: LearningRule, W: Sequence[Any] | No
     if not callable(getattr(rule, "velocity", None)):
         raise fail("rule", "a learning rule with velocity(grads, geo, ops) (see lindyn.rule)", rule)
     W0 = problem.initial_weights() if W is None else tuple(np.asarray(w, dtype=float) for w in W)
-    if len(W0) != problem.network.depth or any(w.shape != s for w, s in zip(W0, problem.network.shapes)):
+    if len(W0) != len(problem.network.shapes) or any(w.shape != s for w, s in zip(W0, problem.network.shapes)):
         raise fail("W", f"weights of shapes {list(problem.network.shapes)}", [np.shape(w) for w in W0])
     f = _field(problem, rule, Flow())
     return tuple(v / problem.tau for v in _initial_velocity(rule, f, vec_layers(W0)))
@@ -299,11 +303,11 @@ def geometry(problem: Problem, W: Sequence[Any] | None = None, *, fisher_route: 
     if fisher_route not in ("efficient", "explicit"):
         raise fail("fisher_route", "'efficient' or 'explicit'", fisher_route)
     W0 = problem.initial_weights() if W is None else tuple(np.asarray(w, dtype=float) for w in W)
-    if len(W0) != problem.network.depth or any(w.shape != s for w, s in zip(W0, problem.network.shapes)):
+    if len(W0) != len(problem.network.shapes) or any(w.shape != s for w, s in zip(W0, problem.network.shapes)):
         raise fail("W", f"weights of shapes {list(problem.network.shapes)}", [np.shape(w) for w in W0])
     net = problem.network
     return MatrixGeometry(W0, problem.data(), fisher_route=fisher_route, loss=problem.loss,
-                          activation=net.activation, bias=net.bias)
+                          **net.geometry_options())
 
 
 def integrate(problem: Problem, rule: LearningRule, t: Sequence[float], method: Method = Flow(), *,

@@ -20,8 +20,8 @@ from ._chain import end_to_end
 from ._checks import MAX_DEPTH, check_int, check_real, fail
 
 __all__ = [
-    "Network", "Task", "Samples", "Init", "Aligned", "LambdaBalanced", "SmallRandom", "RandomOrthogonal",
-    "GivenWeights", "Problem", "aligned_problem", "random_orthogonal",
+    "Network", "DiagonalNetwork", "Task", "Samples", "Init", "Aligned", "LambdaBalanced", "SmallRandom",
+    "RandomOrthogonal", "GivenWeights", "DiagonalInit", "Problem", "aligned_problem", "random_orthogonal",
 ]
 
 
@@ -114,6 +114,97 @@ class Network:
         """Shape (n_i, n_{i-1}) of each W_i ((n_i, n_{i−1} + 1) with a bias)."""
         extra = 1 if self.bias else 0
         return tuple((self.widths[i + 1], self.widths[i] + extra) for i in range(self.depth))
+
+    @property
+    def kind(self) -> str:
+        """'chain': the layers compose, f = W_L φ(⋯φ(W_1 x)) (see `DiagonalNetwork` for 'diagonal')."""
+        return "chain"
+
+    def end_to_end(self, layers: Sequence[Any]) -> Any:
+        """W = W_L⋯W_1 (the end-to-end map of a linear chain; stacked layers give a stack of maps)."""
+        return end_to_end(layers)
+
+    def geometry_options(self) -> dict[str, Any]:
+        """The keywords of `lindyn.numeric.geometry.MatrixGeometry` that describe this forward map."""
+        return {"activation": self.activation, "bias": self.bias}
+
+
+#: Largest input dimension of a `DiagonalNetwork` (its Fisher is formed as a 2d x 2d operator).
+MAX_DIAGONAL_WIDTH = 100_000
+
+
+@dataclass(frozen=True)
+class DiagonalNetwork:
+    """Diagonal linear network x ↦ ⟨w, x⟩ with w = u^{⊙L} − v^{⊙L} (Woodworth et al. 2020).
+
+    The parameters are two vectors u, v ∈ R^d, raised elementwise to the power L = `depth` (one
+    weight shared by the L layers of each coordinate's path; L = 1 is the plain linear model w = u − v,
+    redundant in its parameters). The rules see them as two 1 x d "layers" (W_1 = uᵀ, W_2 = vᵀ), so
+    every rule runs unchanged on the geometry of this forward map (`MatrixGeometry(diagonal_depth=L)`):
+
+        f_n = Σ_j w_j X_jn,  ∂ℓ/∂u = L u^{⊙(L−1)} ⊙ ∇_wℓ,  ∂ℓ/∂v = −L v^{⊙(L−1)} ⊙ ∇_wℓ,
+        ∇_wℓ = X ∇_fℓᵀ,  J_f = [Xᵀ diag(L u^{L−1}),  −Xᵀ diag(L v^{L−1})].
+
+    With a balanced untied parameterisation (L layers u_1 = … = u_L) GD is the same flow on w with
+    time scaled by 1/L and Moore–Penrose NGD the same flow (its velocity in w does not see a
+    constant factor on the Jacobian).
+
+    Args:
+        d: input dimension (>= 1).
+        depth: the power L (1 <= L <= 100).
+
+    >>> net = DiagonalNetwork(3, depth=2)
+    >>> net.widths, net.shapes
+    ((3, 1), ((1, 3), (1, 3)))
+    >>> net.end_to_end((np.array([[2.0, 1.0, 0.0]]), np.array([[1.0, 1.0, 3.0]]))).tolist()
+    [[3.0, 0.0, -9.0]]
+    """
+
+    d: int
+    depth: int = 2
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "d", check_int(self.d, "d", minimum=1, maximum=MAX_DIAGONAL_WIDTH))
+        object.__setattr__(self, "depth", check_int(self.depth, "depth", minimum=1, maximum=MAX_DEPTH))
+
+    @property
+    def widths(self) -> tuple[int, int]:
+        """(d, 1): d inputs, one output."""
+        return (self.d, 1)
+
+    @property
+    def kind(self) -> str:
+        """'diagonal'."""
+        return "diagonal"
+
+    @property
+    def activation(self) -> str:
+        """'linear' (the model is linear in x)."""
+        return "linear"
+
+    @property
+    def bias(self) -> bool:
+        """False."""
+        return False
+
+    @property
+    def linear(self) -> bool:
+        """False: not a chain W_L⋯W_1 (there are no products A_i, B_i); read `end_to_end` for w."""
+        return False
+
+    @property
+    def shapes(self) -> tuple[tuple[int, int], ...]:
+        """((1, d), (1, d)): the layers uᵀ and vᵀ."""
+        return ((1, self.d), (1, self.d))
+
+    def end_to_end(self, layers: Sequence[Any]) -> Any:
+        """wᵀ = (u^{⊙L} − v^{⊙L})ᵀ, shape (..., 1, d) for layers of shape (..., 1, d)."""
+        U, V = layers
+        return np.asarray(U) ** self.depth - np.asarray(V) ** self.depth
+
+    def geometry_options(self) -> dict[str, Any]:
+        """The keywords of `lindyn.numeric.geometry.MatrixGeometry` that describe this forward map."""
+        return {"diagonal_depth": self.depth}
 
 
 #: Hidden activations of `Network`.
@@ -210,6 +301,13 @@ class Samples:
         return self.Y @ self.X.T / self.n
 
 
+def _chain_only(network: Any, init: str) -> None:
+    """Refuse a `DiagonalNetwork` in an init built for chains of matrices."""
+    if not isinstance(network, Network):
+        raise fail("network", f"a Network (a chain of weight matrices) for {init}; a DiagonalNetwork takes "
+                              "DiagonalInit, SmallRandom, RandomOrthogonal or GivenWeights", network)
+
+
 class Init(Protocol):
     """An initialisation: makes the initial weights for a network and task."""
 
@@ -265,6 +363,7 @@ class Aligned:
 
     def weights(self, network: Network, task: Task) -> tuple[np.ndarray, ...]:
         """W_i = R_{i+1} diag(a_i) R_iᵀ."""
+        _chain_only(network, "Aligned")
         gains = _finite_array(self.gains, "gains", 2)
         L, widths = network.depth, network.widths
         if gains.shape[1] != L:
@@ -298,6 +397,7 @@ class LambdaBalanced:
 
     def weights(self, network: Network, task: Task) -> tuple[np.ndarray, ...]:
         """(W₁, W₂) with W₂ᵀW₂ − W₁W₁ᵀ = λI."""
+        _chain_only(network, "LambdaBalanced")
         if network.depth != 2:
             raise fail("network", "a two-layer network for LambdaBalanced", f"depth {network.depth}")
         lam = check_real(self.lam, "lam")
@@ -356,10 +456,11 @@ class GivenWeights:
 
     def weights(self, network: Network, task: Task) -> tuple[np.ndarray, ...]:
         """The given arrays, checked against the network's shapes."""
+        count = len(network.shapes)
         if isinstance(self.W, (str, bytes)) or not hasattr(self.W, "__len__"):
-            raise fail("W", f"a sequence of {network.depth} weight matrices (one per layer)", self.W)
-        if len(self.W) != network.depth:
-            raise fail("W", f"{network.depth} weight matrices (one per layer)", f"{len(self.W)} matrices")
+            raise fail("W", f"a sequence of {count} weight matrices (one per layer)", self.W)
+        if len(self.W) != count:
+            raise fail("W", f"{count} weight matrices (one per layer)", f"{len(self.W)} matrices")
         out = []
         for i, (w, shape) in enumerate(zip(self.W, network.shapes)):
             arr = _finite_array(w, f"W[{i}]", 2)
@@ -370,8 +471,34 @@ class GivenWeights:
 
 
 @dataclass(frozen=True)
+class DiagonalInit:
+    """Init of a `DiagonalNetwork` at scale α: u(0) = v(0) = α·1, so w_± = u^{⊙L}, v^{⊙L} start at α^L and w(0) = 0.
+
+    Woodworth et al. 2020's initialisation of their depth-D diagonal model: gradient descent's limit
+    depends on α through their potential Q^L_α (the smaller α, the closer to the minimum-ℓ1 interpolant).
+
+    Args:
+        scale: α > 0.
+
+    >>> [w.tolist() for w in DiagonalInit(0.1).weights(DiagonalNetwork(2, depth=3), None)]
+    [[[0.1, 0.1]], [[0.1, 0.1]]]
+    """
+
+    scale: float = 1e-2
+
+    def weights(self, network: Any, task: Any) -> tuple[np.ndarray, ...]:
+        """(uᵀ, vᵀ) = (α·1ᵀ, α·1ᵀ)."""
+        if not isinstance(network, DiagonalNetwork):
+            raise fail("network", "a DiagonalNetwork for DiagonalInit (use SmallRandom, GivenWeights, … otherwise)",
+                       network)
+        alpha = check_real(self.scale, "scale", positive=True)
+        row = np.full((1, network.d), alpha)
+        return (row, row.copy())
+
+
+@dataclass(frozen=True)
 class Problem:
-    """One problem: a model (`Network`) x a loss x data, with an initialisation and τ = 1/η.
+    """One problem: a model (`Network` or `DiagonalNetwork`) x a loss x data, with an initialisation and τ = 1/η.
 
     Data are moments (`Task`: Σ_xx, Σ_yx; the squared loss ½ tr[(W − W*)Σ(W − W*)ᵀ], deep linear
     nets) or samples (`Samples`: X, Y, with any loss of `lindyn.numeric.losses`: `SquaredLoss`
@@ -379,7 +506,7 @@ class Problem:
     the learning rules read (`lindyn.numeric.geometry.MatrixGeometry`).
 
     Args:
-        network: the `Network` (widths, activation, bias).
+        network: the `Network` (widths, activation, bias) or a `DiagonalNetwork` (w = u^{⊙L} − v^{⊙L}; samples only).
         task: the data, `Task` or `Samples` (shapes must match the network's input and output widths).
         init: an `Init` (e.g. `Aligned`, `SmallRandom`, `GivenWeights`).
         tau: time constant τ > 0 (t counts iterations × η).
@@ -394,7 +521,7 @@ class Problem:
     'logistic'
     """
 
-    network: Network
+    network: Network | DiagonalNetwork
     task: Task | Samples
     init: Any
     tau: float = 1.0
@@ -402,8 +529,8 @@ class Problem:
     mode_bases: tuple[Any, Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.network, Network):
-            raise fail("network", "a lindyn.Network", self.network)
+        if not isinstance(self.network, (Network, DiagonalNetwork)):
+            raise fail("network", "a lindyn.Network or lindyn.DiagonalNetwork", self.network)
         if not isinstance(self.task, (Task, Samples)):
             raise fail("task", "a lindyn.Task (moments) or lindyn.Samples (X, Y)", self.task)
         if not callable(getattr(self.init, "weights", None)):
@@ -421,6 +548,9 @@ class Problem:
             if self.loss is not None and self.loss != SquaredLoss():
                 raise fail("loss", "SquaredLoss() (or None) with moment data; give Samples(X, Y) for other losses",
                            self.loss)
+            if isinstance(self.network, DiagonalNetwork):
+                raise fail("task", "Samples(X, Y) for a DiagonalNetwork (its geometry is built on samples)",
+                           "Task (moments)")
             if not self.network.linear:
                 raise fail("network", "a deep linear network without biases with moment data (Task); give "
                                       "Samples(X, Y) for nonlinear networks or biases", self.network)
@@ -442,7 +572,7 @@ class Problem:
     def initial_weights(self) -> tuple[np.ndarray, ...]:
         """W_1(0)..W_L(0), checked against the network's shapes."""
         W = tuple(np.asarray(w, dtype=float) for w in self.init.weights(self.network, self.task))
-        if len(W) != self.network.depth or any(w.shape != s for w, s in zip(W, self.network.shapes)):
+        if len(W) != len(self.network.shapes) or any(w.shape != s for w, s in zip(W, self.network.shapes)):
             raise fail("init", f"weights of shapes {list(self.network.shapes)}", [w.shape for w in W])
         return W
 
@@ -461,9 +591,9 @@ class Problem:
         return U, Vt.T
 
     def mode_strengths(self, W: Sequence[np.ndarray]) -> np.ndarray:
-        """u_α = (Uᵀ W_L⋯W_1 V)_αα for each mode α (deep linear networks)."""
+        """u_α = (Uᵀ W V)_αα for each mode α, W = W_L⋯W_1 (deep linear networks) or wᵀ (diagonal networks)."""
         U, V = self.bases()
-        return np.diag(U.T @ end_to_end(W) @ V).copy()
+        return np.diag(U.T @ self.network.end_to_end(W) @ V).copy()
 
 
 def aligned_problem(s: Sequence[float], depth: int, *, u0: Any = None, gains: Any = None,

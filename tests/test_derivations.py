@@ -22,7 +22,9 @@ SCRIPTS = {
     "huh2020": ["huh2020.tex", "huh2020_paths.png", "huh2020_balance.png", "huh2020_fractional.png",
                 "huh2020_generalisation.png", "huh2020_stability.png"],
     "kerekes2021": ["kerekes2021.tex", "kerekes2021_classification.png", "kerekes2021_completion.png",
-                    "kerekes2021_outside_span.png", "kerekes2021_singular_values.png", "kerekes2021_tanh.png"],
+                    "kerekes2021_outside_span.png", "kerekes2021_singular_values.png", "kerekes2021_tanh.png",
+                    "kerekes2021_sparse_scale.png", "kerekes2021_sparse_time.png",
+                    "kerekes2021_sparse_classification.png"],
 }
 
 #: Figure sizes in pixels where a script states its own (Kerekes: panels of 1320 px width).

@@ -19,7 +19,13 @@ rules read, with the same meaning for every problem:
   on the efficient route, dense on the explicit one.
 
 Data are `Moments` (Σ, Σ_yx: the squared loss in its population form ½ tr[(W − W*)Σ(W − W*)ᵀ])
-or `SampleData` (X, Y with any `Loss`). A layer with a bias is the matrix [W_i  b_i] acting on
+or `SampleData` (X, Y with any `Loss`).
+
+A diagonal linear network (`diagonal_depth=L`, samples only; `lindyn.DiagonalNetwork`) has the two
+1 x d layers W_1 = uᵀ, W_2 = vᵀ and the forward map f = wᵀX with w = u^{⊙L} − v^{⊙L}: grads, outputs,
+`jacobian` (J_f = [Xᵀ diag(L u^{L−1}), −Xᵀ diag(L v^{L−1})]), `fisher` and `end_to_end_velocity`
+(ẇ = L u^{L−1} ⊙ u̇ − L v^{L−1} ⊙ v̇) are those of this map; it has no chain products A_i, B_i and
+no K-FAC factors (asking for them is an error). A layer with a bias is the matrix [W_i  b_i] acting on
 [a; 1] (Bernacchia et al. 2018's convention), so every rule treats it as one weight matrix.
 
 >>> import numpy as np
@@ -81,11 +87,13 @@ class MatrixGeometry:
         loss: the `Loss` of sample data (ignored for moments: squared loss).
         activation: hidden activation 'linear' or 'tanh' (sample data only).
         bias: whether each W_i carries a bias column (sample data only).
+        diagonal_depth: None (a chain of layers), or the power L of a diagonal network: W = (uᵀ, vᵀ),
+            w = u^{⊙L} − v^{⊙L} (sample data only).
     """
 
     def __init__(self, W: Sequence[Any], data: Moments | SampleData, ops: Any = None,
                  fisher_route: FisherRoute = "efficient", *, loss: Any = None, activation: Activation = "linear",
-                 bias: bool = False) -> None:
+                 bias: bool = False, diagonal_depth: int | None = None) -> None:
         self.ops = ops if ops is not None else NumpyOps()
         self.depth = len(W)
         self.W = tuple(W)
@@ -95,8 +103,13 @@ class MatrixGeometry:
         self.activation = activation
         self.bias = bias
         self.shapes = tuple(w.shape for w in self.W)
-        self.linear_chain = activation == "linear" and not bias
-        if isinstance(data, Moments):
+        self.diagonal_depth = diagonal_depth
+        self.linear_chain = activation == "linear" and not bias and diagonal_depth is None
+        if diagonal_depth is not None:
+            if isinstance(data, Moments):
+                raise fail("data", "SampleData(X, Y) for a diagonal network", "Moments")
+            self._diagonal_forward_backward()
+        elif isinstance(data, Moments):
             self.Sigma = data.Sigma
             self.Sigma_yx = data.Sigma_yx
             self._chain = chain_products(self.W, self.ops.eye)
@@ -133,13 +146,30 @@ class MatrixGeometry:
         self.grads = tuple(grads)
         self.Sigma = X @ X.T / n
 
+    def _diagonal_forward_backward(self) -> None:
+        """f = wᵀX, w = u^{⊙L} − v^{⊙L}; ∂ℓ/∂u = L u^{L−1} ⊙ ∇_wℓ, ∂ℓ/∂v = −L v^{L−1} ⊙ ∇_wℓ, ∇_wℓ = X∇_fℓᵀ."""
+        X, Y = self.data.X, self.data.Y
+        L = self.diagonal_depth
+        if len(self.W) != 2 or any(w.shape != (1, X.shape[0]) for w in self.W):
+            raise fail("W", f"two layers uᵀ, vᵀ of shape (1, {X.shape[0]}) for a diagonal network",
+                       [np.shape(w) for w in self.W])
+        u, v = self.W[0][0], self.W[1][0]
+        # ∂w/∂u = L u^{L−1} and ∂w/∂v = −L v^{L−1}, elementwise (u^0 = 1 at L = 1)
+        self._dw = (L * u ** (L - 1), -L * v ** (L - 1))
+        self.w = u ** L - v ** L
+        self.outputs = self.w[None, :] @ X                  # f (1 x n)
+        grad_w = (self.loss.grad(self.outputs, Y) @ X.T)[0]
+        self.grads = tuple((grad_w * dw)[None, :] for dw in self._dw)
+        self.Sigma = X @ X.T / X.shape[1]
+
     @cached_property
     def _chain(self) -> tuple[tuple[Any, ...], tuple[Any, ...], Any]:
         """(A, B, W_end), computed on first use on sample data (GD never needs them)."""
         if not self.linear_chain:
             raise fail("geometry", "a deep linear network without biases to have the chain products A_i, B_i "
                                    "(rules for other networks read input_factor(i), output_factor(i), fisher())",
-                       f"activation={self.activation!r}, bias={self.bias}")
+                       f"diagonal network (depth {self.diagonal_depth})" if self.diagonal_depth is not None
+                       else f"activation={self.activation!r}, bias={self.bias}")
         return chain_products(self.W, self.ops.eye)
 
     @property
@@ -154,7 +184,9 @@ class MatrixGeometry:
 
     @property
     def W_end(self) -> Any:
-        """The end-to-end map W = W_L⋯W_1."""
+        """The end-to-end map W = W_L⋯W_1 (a diagonal network: wᵀ = (u^{⊙L} − v^{⊙L})ᵀ, 1 x d)."""
+        if self.diagonal_depth is not None:
+            return self.w[None, :]
         return self._chain[2]
 
     @cached_property
@@ -177,8 +209,15 @@ class MatrixGeometry:
         return out
 
     # ------------------------------------------------------------------ K-FAC factors
+    def _no_kfac(self) -> None:
+        if self.diagonal_depth is not None:
+            raise fail("geometry", "a network of matrix layers for K-FAC's Kronecker factors (a diagonal network "
+                                   "has none: use GD, NGD or BlockNGD(damping_mode='block'))",
+                       f"diagonal network (depth {self.diagonal_depth})")
+
     def input_factor(self, i: int) -> Any:
         """K-FAC input factor Ā_i: A_iΣA_iᵀ on moments; Σ_n ω c_n ã_n ã_nᵀ on samples."""
+        self._no_kfac()
         if isinstance(self.data, Moments):
             return self.A[i] @ self.Sigma @ self.A[i].T
         c, _ = self.loss.kfac_weights(self.outputs, self.data.Y)
@@ -188,6 +227,7 @@ class MatrixGeometry:
 
     def output_factor(self, i: int) -> Any:
         """K-FAC output factor G_i: B_iᵀB_i on moments; E_n[M_nᵀ diag(o) M_n] on samples."""
+        self._no_kfac()
         if isinstance(self.data, Moments):
             return self.B[i].T @ self.B[i]
         _, o = self.loss.kfac_weights(self.outputs, self.data.Y)
@@ -198,7 +238,13 @@ class MatrixGeometry:
 
     # ------------------------------------------------------------------ Fisher
     def jacobian(self) -> Any:
-        """Output Jacobian: J = [A_iᵀ ⊗ B_i]_i = ∂vec W/∂θ on moments; J_f = ∂vec f/∂θ on samples."""
+        """Output Jacobian: J = [A_iᵀ ⊗ B_i]_i = ∂vec W/∂θ on moments; J_f = ∂vec f/∂θ on samples.
+
+        Diagonal network: J_f = [Xᵀ diag(L u^{L−1}), −Xᵀ diag(L v^{L−1})] (n x 2d).
+        """
+        if self.diagonal_depth is not None:
+            XT = self.data.X.T
+            return np.hstack([XT * dw[None, :] for dw in self._dw])
         if isinstance(self.data, Moments):
             return np.hstack([np.kron(self.A[i].T, self.B[i]) for i in range(self.depth)])
         k, n = self.outputs.shape
@@ -224,7 +270,12 @@ class MatrixGeometry:
         return gram if self.fisher_route == "efficient" else gram.dense()
 
     def end_to_end_velocity(self, V: Sequence[Any]) -> Any:
-        """dW/dt = Σ_i B_i V_i A_i for layer velocities V_i (the product rule; deep linear nets)."""
+        """dW/dt = Σ_i B_i V_i A_i for layer velocities V_i (the product rule; deep linear nets).
+
+        Diagonal network: ẇᵀ = (L u^{L−1} ⊙ u̇ − L v^{L−1} ⊙ v̇)ᵀ, shape (1, d).
+        """
+        if self.diagonal_depth is not None:
+            return (self._dw[0] * np.asarray(V[0])[0] + self._dw[1] * np.asarray(V[1])[0])[None, :]
         return end_to_end_velocity(self.A, self.B, V)
 
     def vec(self, layers: Sequence[Any]) -> np.ndarray:
@@ -245,20 +296,20 @@ class VelocityField:
     Args:
         rule: any object with `velocity(grads, geo, ops)`.
         shapes: shape of each W_i.
-        data, loss, activation, bias, fisher_route: as `MatrixGeometry`.
+        data, loss, activation, bias, diagonal_depth, fisher_route: as `MatrixGeometry`.
         tau: time constant τ (float, or mpf for the high-precision route).
         ops: the backend.
     """
 
     def __init__(self, rule: Any, shapes: Sequence[tuple[int, int]], data: Moments | SampleData, *, tau: Any = 1.0,
                  ops: Any = None, fisher_route: FisherRoute = "efficient", loss: Any = None,
-                 activation: Activation = "linear", bias: bool = False) -> None:
+                 activation: Activation = "linear", bias: bool = False, diagonal_depth: int | None = None) -> None:
         self.rule = rule
         self.shapes = tuple(shapes)
         self.data = data
         self.tau = tau
         self.ops = ops if ops is not None else NumpyOps()
-        self.options = dict(loss=loss, activation=activation, bias=bias)
+        self.options = dict(loss=loss, activation=activation, bias=bias, diagonal_depth=diagonal_depth)
         self.fisher_route = fisher_route
         self.calls = 0
         self._object = not isinstance(self.ops, NumpyOps)

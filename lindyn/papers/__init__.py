@@ -29,6 +29,7 @@ PAPERS = ("saxe2014", "bernacchia2018", "huh2020", "kerekes2021", "derived")
 SECTIONS: dict[str, tuple[str, ...]] = {
     "saxe2014": ("saxe2014_depth", "saxe2014_random"),
     "huh2020": ("huh2020_generalisation", "huh2020_stability"),
+    "kerekes2021": ("kerekes2021_sparse",),
     "derived": ("discrete_steps", "any_depth"),
 }
 
