@@ -70,3 +70,16 @@ def test_small_u0_leading_term():
 def test_a_rule_that_unbalances_the_layers_has_no_family():
     with pytest.raises(NoModeDecomposition):
         derive_any_depth(kfac(damping=1))
+
+
+def test_cli_symbolic_depth(capsys):
+    import json
+
+    from lindyn.cli import main
+    assert main(["trajectory", "--rule", "gd", "--depth", "L", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    L = sympy.Symbol("L", integer=True, positive=True)
+    assert sympy.simplify(sympy.sympify(out["c"], locals={"L": L}) - L) == 0
+    assert sympy.simplify(sympy.sympify(out["g"], locals={"L": L}) - (2 - 2 / L)) == 0
+    assert main(["trajectory", "--rule", "gd", "--depth", "L", "--s", "1"]) == 2
+    assert "--s" in capsys.readouterr().err

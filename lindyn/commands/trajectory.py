@@ -89,6 +89,8 @@ def mode_kw(kw: dict[str, Any], m: int) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Derive, evaluate and print."""
     # === check arguments
+    if args.depth.strip().isalpha():
+        return _any_depth(args)
     if args.latex and args.s is None and args.t is None and args.u0 is None:
         from lindyn import derive, rule_from_name
         from ..cli import MAX_DEPTH, rule_power
@@ -167,3 +169,40 @@ def _int(text: str, name: str) -> int:
         return int(text)
     except ValueError:
         raise fail(name, f"an integer in [15, {MP_MAX_DPS}]", text) from None
+
+
+def _any_depth(args: argparse.Namespace) -> int:
+    """`--depth L` (a letter): the balanced mode for every depth at once (formulas, no evaluation)."""
+    import sympy
+
+    from lindyn import derive_any_depth, rule_from_name
+    from ..cli import rule_power
+    for name in ("s", "t", "u0", "gains"):
+        if getattr(args, name) is not None:
+            raise fail(name, f"not given with a symbolic --depth {args.depth} (formulas for every depth; give a "
+                             "number to evaluate)", getattr(args, name))
+    if args.lam != "1" or args.dps is not None:
+        raise fail("lam" if args.lam != "1" else "dps", f"not given with a symbolic --depth {args.depth}",
+                   args.lam if args.lam != "1" else args.dps)
+    fam = derive_any_depth(rule_from_name(args.rule, rule_power(args.rule, args.q)))
+    L = sympy.Symbol(args.depth.strip(), integer=True, positive=True)
+    sub = {fam.L: L}
+    rhs = fam.rhs.xreplace(sub)
+    c = None if fam.c is None else fam.c.xreplace(sub)
+    g = None if fam.g is None else sympy.factor(fam.g.xreplace(sub))
+    if args.latex:
+        print(f"% lindyn: {fam.rule.name}, every depth {L}, balanced mode\n"
+              f"\\begin{{equation}}\n\\tau \\frac{{d u}}{{d t}} = {sympy.latex(rhs)}\n\\end{{equation}}")
+        return 0
+    if args.json:
+        print(json.dumps({"rule": args.rule, "q": str(rule_power(args.rule, args.q)), "depth": str(L),
+                          "c": str(c), "g": str(g), "ode": sympy.latex(rhs),
+                          "solution": sympy.latex(fam.t_of_u.xreplace(sub)),
+                          "limit_ode": str(fam.limit_ode())}))
+        return 0
+    print(f"# {fam.rule.name}, every depth {L}, balanced mode")
+    print(f"tau*du/dt = {rhs}")
+    if c is not None:
+        print(f"c = {c}, g = {g}")
+    print(f"L -> oo: tau*du/dt / c -> {fam.limit_ode()}")
+    return 0
