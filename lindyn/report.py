@@ -64,7 +64,7 @@ _GREEK = {
 #: Symbols of math mode: (LaTeX, mathtext).
 _SYMBOLS = {
     "ℓ": (r"\ell", r"\ell"), "∞": (r"\infty", r"\infty"), "∂": (r"\partial", r"\partial"),
-    "∇": (r"\nabla", r"\nabla"), "⊗": (r"\otimes", r"\otimes"), "·": (r"\cdot", r"\cdot"),
+    "∇": (r"\nabla", r"\nabla"), "⊗": (r"\otimes", r"\otimes"), "⊙": (r"\odot", r"\odot"), "·": (r"\cdot", r"\cdot"),
     "×": (r"\times", r"\times"), "≤": (r"\le", r"\leq"), "≥": (r"\ge", r"\geq"), "≈": (r"\approx", r"\approx"),
     "→": (r"\to", r"\rightarrow"), "←": (r"\leftarrow", r"\leftarrow"), "⇒": (r"\Rightarrow", r"\Rightarrow"),
     "∝": (r"\propto", r"\propto"), "±": (r"\pm", r"\pm"), "≠": (r"\ne", r"\neq"), "∈": (r"\in", r"\in"),
@@ -703,6 +703,9 @@ REFERENCES: dict[str, tuple[str, str]] = {
     "martens2015": (r"Martens (?:&|and) Grosse 2015",
                     "James Martens, Roger Grosse. Optimizing neural networks with Kronecker-factored approximate "
                     "curvature. ICML 2015."),
+    "woodworth2020": (r"Woodworth et al\.? 2020",
+                      "Blake Woodworth, Suriya Gunasekar, Jason D. Lee, Edward Moroshko, Pedro Savarese, Itay Golan, "
+                      "Daniel Soudry, Nathan Srebro. Kernel and rich regimes in overparametrized models. COLT 2020."),
     "barrett2021": (r"Barrett (?:&|and) Dherin 2021",
                     "David G. T. Barrett, Benoit Dherin. Implicit gradient regularization. ICLR 2021."),
     "lampinen2019": (r"Lampinen (?:&|and) Ganguli 2019",
