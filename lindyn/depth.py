@@ -26,7 +26,7 @@ from typing import Any
 import mpmath
 import sympy
 
-from ._checks import check_int, fail
+from ._checks import check_int, check_real, fail
 from .rules import LearningRule
 from .symbolic.depth import DepthFamily, depth_symbol, derive_depth_family
 
@@ -91,7 +91,16 @@ class AnyDepth:
         return tuple(sympy.simplify(series.coeff(eps, m)) for m in range(order))
 
     def time_expansion_value(self, s: float, u0: float, uf: float, order: int = 2, dps: int = 30) -> list[Any]:
-        """The coefficients T_m = ∫_{u0}^{uf} k_m(u) du of `time_expansion`, by mpmath quadrature at `dps` digits."""
+        """The coefficients T_m = ∫_{u0}^{uf} k_m(u) du of `time_expansion`, by mpmath quadrature at `dps` digits.
+
+        Args:
+            s: singular value > 0; u0, uf: start and end strengths, both on one side of s (0 < u0 < uf < s
+                or s < uf < u0); order: number of terms (1..6); dps: digits (15..200).
+        """
+        s, u0, uf = (check_real(x, n, positive=True) for x, n in ((s, "s"), (u0, "u0"), (uf, "uf")))
+        if not (u0 < uf < s or s < uf < u0):
+            raise fail("uf", f"between u0 = {u0:g} and s = {s:g} (excluded)", uf)
+        dps = check_int(dps, "dps", minimum=15, maximum=200)
         sym = self.family.symbols
         out = []
         with mpmath.workdps(dps):
@@ -132,7 +141,15 @@ def derive_any_depth(rule: LearningRule) -> AnyDepth:
 
 
 def learning_time_mp(rhs: sympy.Expr, u: sympy.Symbol, u0: Any, uf: Any, dps: int = 30) -> Any:
-    """t = ∫_{u0}^{uf} du/f(u) by mpmath quadrature at `dps` digits (f numeric in u; an independent route)."""
+    """t = ∫_{u0}^{uf} du/f(u) by mpmath quadrature at `dps` digits (f numeric in u; an independent route).
+
+    u0 and uf are positive (numbers or decimal strings, read exactly) and distinct.
+    """
+    for x, name in ((u0, "u0"), (uf, "uf")):
+        check_real(x, name, positive=True)
+    if mpmath.mpf(u0) == mpmath.mpf(uf):
+        raise fail("uf", "different from u0", uf)
+    dps = check_int(dps, "dps", minimum=15, maximum=200)
     with mpmath.workdps(dps):
         f = sympy.lambdify(u, 1 / rhs, "mpmath")
         a, b = mpmath.mpf(u0), mpmath.mpf(uf)

@@ -506,13 +506,9 @@ def bisect_time_mp(T: Callable[[Any], Any], t: Any, start: Any, fixed: Any, dps:
     """
     # === check arguments
     with mpmath.workdps(dps + 10):
-        t, u_start = _exact(t), _exact(start)
-        if t <= 0:
-            return +u_start
-        path = _EtaPath(fixed, u_start)
-        found = _bracket_eta(T, t, path, path.eta(u_start), dps)
+        t, path, found, end = _start_on_path(T, t, start, fixed, dps)
         if found is None:
-            return +path.us
+            return end
         lo, hi = found
         while hi - lo > tol:
             mid = (lo + hi) / 2
@@ -524,6 +520,17 @@ def bisect_time_mp(T: Callable[[Any], Any], t: Any, start: Any, fixed: Any, dps:
             else:
                 hi = mid
         return +path.u((lo + hi) / 2)
+
+
+def _start_on_path(T: Callable[[Any], Any], t: Any, start: Any, fixed: Any,
+                   dps: int) -> tuple[Any, _EtaPath, tuple[Any, Any] | None, Any]:
+    """At the caller's precision: (t, the path, [η_lo, η_hi] bracketing T = t, end). With no bracket the
+    answer is `end`: u(0) for t <= 0, u* when T stays below t to dps digits of u*."""
+    t, u_start = _exact(t), _exact(start)        # inputs keep their digits (not rounded to the precision)
+    path = _EtaPath(fixed, u_start)
+    if t <= 0:
+        return t, path, None, +u_start
+    return t, path, _bracket_eta(T, t, path, path.eta(u_start), dps), +path.us
 
 
 def _bracket_eta(T: Callable[[Any], Any], t: Any, path: _EtaPath, eta0: Any, dps: int) -> tuple[Any, Any] | None:
@@ -588,13 +595,9 @@ def solve_time_mp(T: Callable[[Any], Any], dT: Callable[[Any], Any], t: Any, sta
     # === check arguments
     digits = dps + 10
     with mpmath.workdps(digits):
-        t, u_start = _exact(t), _exact(start)        # inputs keep their digits (not rounded to `digits`)
-        if t <= 0:
-            return +u_start
-        path = _EtaPath(fixed, u_start)
-        found = _bracket_eta(T, t, path, path.eta(u_start), dps)
+        t, path, found, end = _start_on_path(T, t, start, fixed, dps)
         if found is None:
-            return +path.us
+            return end
         lo, hi = found
         eta = (lo + hi) / 2
     while True:
