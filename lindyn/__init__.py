@@ -19,6 +19,7 @@ from .symbolic.invariants import conserved_quantities
 from .trajectory import CONDITION_WARN, IllConditioned, ModeProblem, Trajectory, derive
 from .discrete import DiscreteMap, derive_discrete, matrix_iterates
 from .depth import AnyDepth, derive_any_depth
+from .matrix import MatrixSolution, balance_lambda, derive_matrix
 from .claims import Claim, ClaimResult, Evidence, Measurement, all_claims, get_claim
 from .function_space import (FunctionSpaceTrajectory, MaxMargin, ReductionCheck, completion_errors, derive_reduction,
                              effective_rank, equal_margin_direction, function_space_trajectory, low_rank_problem,
@@ -46,6 +47,8 @@ __all__ = [
     "derive", "Trajectory", "ModeProblem", "conserved_quantities", "IllConditioned", "CONDITION_WARN",
     # finite steps and every depth at once, derived from the same rule definitions
     "derive_discrete", "DiscreteMap", "matrix_iterates", "derive_any_depth", "AnyDepth",
+    # whole-matrix closed forms beyond aligned modes (two-layer λ-balanced, the derived Riccati form)
+    "derive_matrix", "MatrixSolution", "balance_lambda",
     # verify: claims with their papers
     "verify", "Verification", "Claim", "ClaimResult", "Measurement", "Evidence", "all_claims", "get_claim",
     "write_report",

@@ -381,19 +381,36 @@ class Aligned:
 
 @dataclass(frozen=True)
 class LambdaBalanced:
-    """Two-layer λ-balanced init: W₂ᵀW₂ − W₁W₁ᵀ = λI (Braun et al. 2022).
+    """Two-layer λ-balanced init: W₂ᵀW₂ − W₁W₁ᵀ = λI (Braun, Dominé, Fitzgerald & Saxe 2022).
 
-    W₁ = scale · G (Gaussian), W₂ = O (W₁W₁ᵀ + λI)^{1/2} with O having orthonormal columns.
+    The smaller factor is drawn and the other one completes the balance:
+
+    * λ >= 0: W₁ = scale · G, W₂ = O (W₁W₁ᵀ + λI)^{1/2} with O (n₂ x h) of orthonormal columns
+      (exists iff n₂ >= h, or λ = 0 with W₁ of rank <= n₂ — this init asks n₂ >= h);
+    * λ < 0: W₂ = scale · G, W₁ = (W₂ᵀW₂ + |λ|I)^{1/2} Oᵀ with O (n₀ x h) of orthonormal columns
+      (exists iff n₀ >= h).
+
+    `kind` picks G: 'random' (i.i.d. standard Gaussian; no alignment with the task), 'orthogonal'
+    (orthonormal rows or columns, so the drawn factor's Gram matrix is scale² I), or 'aligned'
+    (W₁ = a R V_hᵀ, W₂ = b U_h Rᵀ with the task's singular vectors U, V, R orthogonal and
+    b² − a² = λ: every mode starts aligned, the setting of the scalar mode formulas).
 
     Args:
-        lam: balance λ (W₁W₁ᵀ + λI must be PSD; output width >= hidden width).
-        scale: standard deviation of W₁'s entries.
+        lam: balance λ (any real; the sign decides which width must be >= the hidden width).
+        scale: size of the drawn factor (standard deviation for 'random', a or b for the others).
         seed: random seed.
+        kind: 'random' (default), 'orthogonal' or 'aligned'.
+
+    >>> import numpy as np
+    >>> W1, W2 = LambdaBalanced(lam=-1.0, scale=0.3).weights(Network((4, 3, 5)), Task(np.ones((5, 4))))
+    >>> bool(np.allclose(W2.T @ W2 - W1 @ W1.T, -np.eye(3)))
+    True
     """
 
     lam: float = 0.0
     scale: float = 0.1
     seed: int = 0
+    kind: str = "random"
 
     def weights(self, network: Network, task: Task) -> tuple[np.ndarray, ...]:
         """(W₁, W₂) with W₂ᵀW₂ − W₁W₁ᵀ = λI."""
@@ -402,18 +419,36 @@ class LambdaBalanced:
             raise fail("network", "a two-layer network for LambdaBalanced", f"depth {network.depth}")
         lam = check_real(self.lam, "lam")
         scale = check_real(self.scale, "scale", nonnegative=True)
+        if self.kind not in ("random", "orthogonal", "aligned"):
+            raise fail("kind", "'random', 'orthogonal' or 'aligned'", self.kind)
         n0, h, n2 = network.widths
-        if n2 < h:
-            raise fail("widths", "output width >= hidden width for a λ-balanced init", network.widths)
+        if lam >= 0 and n2 < h:
+            raise fail("lam", f"< 0 for widths {network.widths}: a λ >= 0 init needs output width >= hidden "
+                              f"width (W₂ᵀW₂ = W₁W₁ᵀ + λI has rank h)", lam)
+        if lam < 0 and n0 < h:
+            raise fail("lam", f">= 0 for widths {network.widths}: a λ < 0 init needs input width >= hidden "
+                              f"width (W₁W₁ᵀ = W₂ᵀW₂ + |λ|I has rank h)", lam)
         rng = np.random.default_rng(_check_seed(self.seed))
-        W1 = scale * rng.normal(size=(h, n0))
-        M = W1 @ W1.T + lam * np.eye(h)
-        ev, Q = np.linalg.eigh(M)
-        if ev.min() < -1e-12 * max(1.0, abs(ev).max()):
-            raise fail("lam", f">= {-ev.min() + lam:.3g} so that W1 W1ᵀ + λI is PSD", lam)
-        root = (Q * np.sqrt(np.clip(ev, 0, None))) @ Q.T
-        O = np.linalg.qr(rng.normal(size=(n2, h)))[0]
-        return (W1, O @ root)
+        if self.kind == "aligned":
+            if h > min(n0, n2):
+                raise fail("kind", f"'random' or 'orthogonal' for widths {network.widths}: an aligned init needs "
+                                   "hidden width <= input and output widths", self.kind)
+            U, _, Vt = np.linalg.svd(task.Sigma_yx)
+            R = random_orthogonal(h, rng)
+            a, b = (scale, np.sqrt(scale ** 2 + lam)) if lam >= 0 else (np.sqrt(scale ** 2 - lam), scale)
+            return (a * R @ Vt[:h], b * U[:, :h] @ R.T)
+        small_rows, big_rows = (n0, n2) if lam >= 0 else (n2, n0)
+        if self.kind == "random":
+            G = scale * rng.normal(size=(h, small_rows))
+        else:
+            G = scale * random_orthogonal(max(h, small_rows), rng)[:h, :small_rows]   # orthonormal rows or columns
+        M = G @ G.T + abs(lam) * np.eye(h)
+        ev, E = np.linalg.eigh(M)
+        root = (E * np.sqrt(np.clip(ev, 0, None))) @ E.T
+        O = np.linalg.qr(rng.normal(size=(big_rows, h)))[0]
+        if lam >= 0:
+            return (G, O @ root)                # W₁ = G (h x n₀), W₂ = O root
+        return (root @ O.T, G.T)                # W₂ = Gᵀ (n₂ x h), W₁ = root Oᵀ
 
 
 @dataclass(frozen=True)

@@ -129,8 +129,9 @@ CONSTRUCTION = {
     "Aligned.balanced depth 0": (lambda: Aligned.balanced([0.1], 0), "depth"),
     "LambdaBalanced depth 3": (lambda: LambdaBalanced().weights(Network((1, 1, 1, 1)), TASK), "network"),
     "LambdaBalanced lam nan": (lambda: LambdaBalanced(lam=NAN).weights(NET, TASK), "lam"),
-    "LambdaBalanced lam too negative": (lambda: LambdaBalanced(lam=-10.0).weights(Network((2, 2, 2)), Task(np.eye(2))),
-                                        "lam"),
+    "LambdaBalanced lam < 0, input narrower than hidden": (
+        lambda: LambdaBalanced(lam=-10.0).weights(Network((1, 2, 2)), Task(np.ones((2, 1)))), "lam"),
+    "LambdaBalanced kind": (lambda: LambdaBalanced(kind="gaussian").weights(NET, TASK), "kind"),
     "LambdaBalanced scale -1": (lambda: LambdaBalanced(scale=-1).weights(NET, TASK), "scale"),
     "LambdaBalanced seed str": (lambda: LambdaBalanced(seed="x").weights(NET, TASK), "seed"),
     "SmallRandom scale nan": (lambda: SmallRandom(scale=NAN).weights(NET, TASK), "scale"),

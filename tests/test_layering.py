@@ -18,11 +18,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "lindyn"
 ALL_FILES = sorted(ROOT.rglob("*.py"))
 
 #: Modules that join the symbolic and the numeric side (sympy and numpy in one file).
-JOINING = {"trajectory.py", "verify.py", "function_space.py", "discrete.py", "depth.py"}
+JOINING = {"trajectory.py", "verify.py", "function_space.py", "discrete.py", "depth.py", "matrix.py"}
 
 #: Public modules the command line and the papers may import names from (besides `lindyn` itself).
 PUBLIC_MODULES = {"lindyn", "lindyn.cli", "lindyn.claims", "lindyn.rules", "lindyn.problem", "lindyn.integrate",
-                  "lindyn.trajectory", "lindyn.discrete", "lindyn.depth", "lindyn.sweep", "lindyn.verify", "lindyn.report", "lindyn.latex", "lindyn.function_space",
+                  "lindyn.trajectory", "lindyn.discrete", "lindyn.depth", "lindyn.matrix", "lindyn.sweep", "lindyn.verify", "lindyn.report", "lindyn.latex", "lindyn.function_space",
                   "lindyn.papers"}
 
 
