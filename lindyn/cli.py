@@ -1,4 +1,4 @@
-"""Command line: `lindyn {integrate,trajectory,learning-time,verify}`; `python -m lindyn` verifies.
+"""Command line: `lindyn {integrate,trajectory,learning-time,discrete,matrix,sweep,verify}`; `python -m lindyn` verifies.
 
 Each subcommand lives in `lindyn/commands/<name>.py` with `register(subparsers)`; this module
 holds what they share: the problem arguments (rule, q, depth, s, u0 | gains, lam, tau, t) and
@@ -25,7 +25,7 @@ from .rules import RULE_NAMES
 #: own bound, the hidden width <= 2048).
 MAX_MODES = 10_000
 
-COMMANDS = ("integrate", "trajectory", "learning_time", "discrete", "sweep", "verify")
+COMMANDS = ("integrate", "trajectory", "learning_time", "discrete", "matrix", "sweep", "verify")
 
 #: The argument checks the subcommands share (one error format, `lindyn._checks`).
 __all__ = ["main", "build_parser", "rule_power", "print_table", "decimal_items", "RULES_WITH_POWER", "MAX_MODES", "MAX_WIDTH", "add_problem_arguments", "problem_arguments", "parse_floats", "fail", "check_int",
@@ -183,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
   lindyn integrate  --rule ngd --depth 3 --s 3,1 --u0 1e-3 --t 1,5 --width 4    full matrices
   lindyn learning-time --rule blockdiag --q 1/2 --depth 3 --s 1 --u0 1e-3 --until 0.5
   lindyn discrete   --rule gd --depth 3 --s 1 --u0 1e-2 --lr 0.5 --steps 40        finite steps, derived vs matrices
+  lindyn matrix     --rule gd --depth 2 --lam 0.5 --init random --t 0,1,5        two-layer W(t), any alignment
   lindyn sweep examples/saxe2014_depth.toml --out saxe.sweep   a grid of commands on Dask (resumable)
   lindyn verify --report out/         every claim, checked two ways; LaTeX/PDF report
   python -m lindyn                    the same as `lindyn verify`
