@@ -191,12 +191,12 @@ def _cli(*argv: str) -> tuple[int, str, str]:
 def test_cli_matrix_json_contract(init) -> None:
     import json
     code, out, _ = _cli("matrix", "--rule", "gd", "--depth", "2", "--lam", "-1", "--init", init, "--seed", "3",
-                        "--widths", "5,3,4", "--t", "0,0.5,2,8", "--json")
+                        "--widths", "5,3,4", "--t", "0,0.5,2,40", "--json")
     assert code == 0
     d = json.loads(out)
     W, Wi = np.array(d["W"]), np.array(d["W_integrated"])
     assert W.shape == Wi.shape == (4, 4, 5)                            # [t][row][col], n2 x n0
-    assert d["t"] == [0.0, 0.5, 2.0, 8.0]
+    assert d["t"] == [0.0, 0.5, 2.0, 40.0]
     assert d["max_abs_diff"] == pytest.approx(np.abs(W - Wi).max(), rel=1e-12)
     assert d["max_abs_diff"] <= 1e-8
     # the closed form converges to the target the command built (an invariant: W(∞) = Σ_yx)
@@ -206,7 +206,7 @@ def test_cli_matrix_json_contract(init) -> None:
 @pytest.mark.parametrize("argv, flag", [
     (("--rule", "ngd"), "curvature"), (("--depth", "3"), "--depth"), (("--lam", "1", "--widths", "3,3,2", "--s", "1"),
                                                                       "--lam"),
-    (("--t", "1,0"), "--t"), (("--init", "wild"), "--init"), (("--s", "1,2,3,4"), "--s"), (("--scale", "-1"), "--scale"),
+    (("--t", "1,0"), "--t"), (("--init", "wild"), "--init"), (("--s", "1,2,3,4", "--widths", "3,3,3"), "--s"), (("--scale", "-1"), "--scale"),
 ])
 def test_cli_matrix_errors_are_one_line(argv, flag) -> None:
     code, out, err = _cli("matrix", *argv)
