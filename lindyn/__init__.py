@@ -20,6 +20,7 @@ from .trajectory import CONDITION_WARN, IllConditioned, ModeProblem, Trajectory,
 from .discrete import DiscreteMap, derive_discrete, matrix_iterates
 from .depth import AnyDepth, derive_any_depth
 from .matrix import MatrixSolution, balance_lambda, derive_matrix
+from .end_to_end import EndToEnd, balanced_factors, end_to_end_problem, imbalance
 from .claims import Claim, ClaimResult, Evidence, Measurement, all_claims, get_claim
 from .function_space import (FunctionSpaceTrajectory, MaxMargin, ReductionCheck, completion_errors, derive_reduction,
                              effective_rank, equal_margin_direction, function_space_trajectory, low_rank_problem,
@@ -49,6 +50,8 @@ __all__ = [
     "derive_discrete", "DiscreteMap", "matrix_iterates", "derive_any_depth", "AnyDepth",
     # whole-matrix closed forms beyond aligned modes (two-layer λ-balanced, the derived Riccati form)
     "derive_matrix", "MatrixSolution", "balance_lambda",
+    # the end-to-end flow of W = W_L⋯W_1 induced by a rule on a balanced factorisation (Arora et al. 2018)
+    "EndToEnd", "end_to_end_problem", "balanced_factors", "imbalance",
     # verify: claims with their papers
     "verify", "Verification", "Claim", "ClaimResult", "Measurement", "Evidence", "all_claims", "get_claim",
     "write_report",
