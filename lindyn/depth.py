@@ -8,7 +8,12 @@ The symbolic engine runs the rule once on a generic layer of multiplicity L
 - `time_expansion(n)`: the exact learning time for large L, t(L) = Σ_m T_m/L^m, found by expanding
   the integrand τ/(c u^g (s − u)) in 1/L and integrating each coefficient from u0 to uf;
 - `small_u0()`: the leading term of t(u0 → uf) as u0 → 0 (the 1/s and s^{−g} laws);
-- `at(L)`: the family at a concrete depth, to compare with `lindyn.derive(rule, L)`.
+- `at(L)`: the family at a concrete depth, to compare with `lindyn.derive(rule, L)`;
+- `conserved`: the conserved quantity h(a_i) − h(a_j) of an *unbalanced* aligned mode at symbolic L,
+  derived by running the rule on three layer classes (gains a_i, a_j and b, multiplicities 1, 1, L − 2;
+  the Fisher stays rank one, |j|² = Σ_c m_c (u/a_c)²) and separating τȧ_k = Φ·ψ(a_k), h' = 1/ψ
+  (`lindyn.symbolic.depth.derive_depth_invariant`). GD and full NGD^q: a_i² − a_j²; block NGD^q:
+  a_i^{2−2q} − a_j^{2−2q}; K-FAC and the per-layer rule: a_i/a_j.
 
 >>> from lindyn.rules import GD
 >>> fam = derive_any_depth(GD())
@@ -16,6 +21,8 @@ The symbolic engine runs the rule once on a generic layer of multiplicity L
 (L, 2 - 2/L)
 >>> fam.limit_ode()
 u**2*(s - u)
+>>> fam.conserved
+a_i**2 - a_j**2
 """
 from __future__ import annotations
 
@@ -28,7 +35,7 @@ import sympy
 
 from ._checks import check_int, check_real, fail
 from .rules import LearningRule
-from .symbolic.depth import DepthFamily, depth_symbol, derive_depth_family
+from .symbolic.depth import DepthFamily, DepthInvariant, depth_symbol, derive_depth_family, derive_depth_invariant
 
 __all__ = ["AnyDepth", "derive_any_depth", "learning_time_mp"]
 
@@ -116,11 +123,42 @@ class AnyDepth:
         sym = self.family.symbols
         return sympy.simplify(sym.u0 ** (1 - self.g) / ((self.g - 1) * self.c * sym.s))
 
+    @cached_property
+    def invariant(self) -> DepthInvariant:
+        """The unbalanced mode at symbolic L: per-layer velocities (τȧ_i, τȧ_j, τȧ_b), ψ, h and the
+        conserved quantity (`lindyn.symbolic.depth.derive_depth_invariant`)."""
+        return derive_depth_invariant(self.rule, self.L)
+
+    @property
+    def conserved(self) -> sympy.Expr | None:
+        """h(a_i) − h(a_j) in plain form, conserved on an unbalanced aligned mode for every depth L
+        (any two layers i, j; the other L − 2 layers share a gain b), or None (see `conserved_reason`).
+
+        Derived from τȧ_k = Φ·ψ(a_k) (h' = 1/ψ); THEORY §2: GD and full NGD^q a_i² − a_j² (Saxe et al.
+        2014 Eq. 14), block NGD^q a_i^{2−2q} − a_j^{2−2q}, K-FAC and the per-layer rule a_i/a_j.
+
+        >>> from fractions import Fraction
+        >>> from lindyn.rules import BlockNGD
+        >>> derive_any_depth(BlockNGD(q=Fraction(1, 2))).conserved
+        a_i - a_j
+        """
+        return self.invariant.conserved
+
+    @property
+    def conserved_reason(self) -> str:
+        """Why `conserved` is None ("" when it was derived)."""
+        return self.invariant.reason
+
     def latex(self) -> str:
-        """LaTeX of the any-depth ODE and its solution."""
+        """LaTeX of the any-depth ODE, its solution and the conserved quantity of an unbalanced mode."""
         lhs = r"\tau \frac{d u}{d t}"
-        return ("\\begin{equation}\n" + f"{lhs} = {sympy.latex(self.rhs)}" + "\n\\end{equation}\n"
+        text = ("\\begin{equation}\n" + f"{lhs} = {sympy.latex(self.rhs)}" + "\n\\end{equation}\n"
                 "\\begin{equation}\n" + f"t = {sympy.latex(self.t_of_u)}" + "\n\\end{equation}\n")
+        if self.conserved is None:
+            return text + f"% no conserved h(a_i) - h(a_j) at symbolic L: {self.conserved_reason}\n"
+        return (text + "% conserved on an unbalanced aligned mode, any layers i, j, every depth L\n"
+                "\\begin{equation}\n" + rf"\frac{{d}}{{d t}}\left({sympy.latex(self.conserved)}\right) = 0"
+                + "\n\\end{equation}\n")
 
 
 @lru_cache(maxsize=64)

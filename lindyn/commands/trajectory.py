@@ -190,19 +190,27 @@ def _any_depth(args: argparse.Namespace) -> int:
     rhs = fam.rhs.xreplace(sub)
     c = None if fam.c is None else fam.c.xreplace(sub)
     g = None if fam.g is None else sympy.factor(fam.g.xreplace(sub))
+    conserved = None if fam.conserved is None else fam.conserved.xreplace(sub)
     if args.latex:
         print(f"% lindyn: {fam.rule.name}, every depth {L}, balanced mode\n"
               f"\\begin{{equation}}\n\\tau \\frac{{d u}}{{d t}} = {sympy.latex(rhs)}\n\\end{{equation}}")
+        if conserved is not None:
+            print("% conserved on an unbalanced aligned mode, any layers i, j\n"
+                  f"\\begin{{equation}}\n\\frac{{d}}{{dt}}\\left({sympy.latex(conserved)}\\right) = 0\n\\end{{equation}}")
         return 0
     if args.json:
         print(json.dumps({"rule": args.rule, "q": str(rule_power(args.rule, args.q)), "depth": str(L),
                           "c": str(c), "g": str(g), "ode": sympy.latex(rhs),
                           "solution": sympy.latex(fam.t_of_u.xreplace(sub)),
-                          "limit_ode": str(fam.limit_ode())}))
+                          "limit_ode": str(fam.limit_ode()),
+                          "conserved": None if conserved is None else str(conserved),
+                          "conserved_reason": fam.conserved_reason}))
         return 0
     print(f"# {fam.rule.name}, every depth {L}, balanced mode")
     print(f"tau*du/dt = {rhs}")
     if c is not None:
         print(f"c = {c}, g = {g}")
     print(f"L -> oo: tau*du/dt / c -> {fam.limit_ode()}")
+    print(f"conserved (unbalanced aligned mode, any layers i, j): {conserved}" if conserved is not None
+          else f"conserved: none ({fam.conserved_reason})")
     return 0
