@@ -119,16 +119,21 @@ class MatrixSolution:
         """(T, n₀ + n₂, n₀ + n₂): P(t) = QQᵀ, Q = [W₁ᵀ; W₂]."""
         return self.solution.P(_times(t) / self.problem.tau) / (2 * self.kappa)
 
+    def factor(self, t: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+        """(W̃₁ (T, h, n₀), W̃₂ (T, n₂, h)): weights with the same P(t) as W₁(t), W₂(t) (W̃₁ = RW₁, W̃₂ = W₂Rᵀ for an orthogonal h x h R)."""
+        X = self.solution.factor(_times(t) / self.problem.tau) / np.sqrt(2 * self.kappa)
+        n0 = self.widths[0]
+        return np.swapaxes(X[:, :n0], 1, 2), X[:, n0:]
+
     def network_map(self, t: Sequence[float]) -> np.ndarray:
         """(T, n₂, n₀): W(t) = W₂W₁, the lower-left block of P."""
-        n0 = self.widths[0]
-        return self.P(t)[:, n0:, :n0]
+        W1, W2 = self.factor(t)
+        return W2 @ W1
 
     def representations(self, t: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
         """(W₁ᵀW₁ (T, n₀, n₀), W₂W₂ᵀ (T, n₂, n₂)): the input- and output-side Gram matrices of the hidden layer."""
-        n0 = self.widths[0]
-        P = self.P(t)
-        return P[:, :n0, :n0], P[:, n0:, n0:]
+        W1, W2 = self.factor(t)
+        return np.swapaxes(W1, 1, 2) @ W1, W2 @ np.swapaxes(W2, 1, 2)
 
     def ntk(self, t: Sequence[float]) -> np.ndarray:
         """(T, n₀n₂, n₀n₂): the tangent kernel on vec(W) (column-major), K = I ⊗ W₂W₂ᵀ + W₁ᵀW₁ ⊗ I."""

@@ -47,8 +47,8 @@ class RiccatiSolution:
     M: np.ndarray
     pivot_rate: np.ndarray
 
-    def eigen_P(self, t: np.ndarray) -> np.ndarray:
-        """(T, n, n): Oᵀ P(t) O for times t >= 0 (one vectorised pass)."""
+    def _eigen_factor(self, t: np.ndarray) -> np.ndarray:
+        """(T, h, n): Y with Oᵀ P(t) O = YᵀY (one vectorised pass over the times)."""
         t = np.asarray(t, dtype=float).reshape(-1)
         d, A = self.d, self.A
         ell = t[:, None] * d[None, :]                                   # (T, n): d_k t
@@ -74,15 +74,27 @@ class RiccatiSolution:
         G = 0.5 * (G + np.swapaxes(G, 1, 2))
         try:
             L = np.linalg.cholesky(G)
-            Y = np.linalg.solve(L, np.swapaxes(N, 1, 2))               # (T, h, n)
-            return np.swapaxes(Y, 1, 2) @ Y
-        except np.linalg.LinAlgError:
-            return N @ np.linalg.solve(G, np.swapaxes(N, 1, 2))
+            return np.linalg.solve(L, np.swapaxes(N, 1, 2))              # Y = L⁻¹Ñᵀ, (T, h, n)
+        except np.linalg.LinAlgError:                                   # G̃ ⪰ 0 but numerically singular
+            lam, V = np.linalg.eigh(G)
+            keep = lam > 1e-15 * lam.max(axis=1, keepdims=True)
+            inv_root = np.where(keep, 1.0 / np.sqrt(np.where(keep, lam, 1.0)), 0.0)
+            return (np.swapaxes(V, 1, 2) * inv_root[:, :, None]) @ np.swapaxes(N, 1, 2)
+
+    def factor(self, t: np.ndarray) -> np.ndarray:
+        """(T, n, h): a factor Q̃(t) with P(t) = Q̃Q̃ᵀ (Q̃ = O Yᵀ; equal to Q(t) up to an h x h rotation)."""
+        Y = self._eigen_factor(t)
+        return self.O[None] @ np.swapaxes(Y, 1, 2)
+
+    def eigen_P(self, t: np.ndarray) -> np.ndarray:
+        """(T, n, n): Oᵀ P(t) O for times t >= 0 (one vectorised pass)."""
+        Y = self._eigen_factor(t)
+        return np.swapaxes(Y, 1, 2) @ Y
 
     def P(self, t: np.ndarray) -> np.ndarray:
         """(T, n, n): P(t) = Q(t)Q(t)ᵀ."""
-        E = self.eigen_P(t)
-        return self.O[None] @ E @ self.O.T[None]
+        X = self.factor(t)
+        return X @ np.swapaxes(X, 1, 2)
 
 
 def riccati_solution(F: np.ndarray, Q0: np.ndarray) -> RiccatiSolution:
