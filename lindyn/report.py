@@ -700,6 +700,19 @@ REFERENCES: dict[str, tuple[str, str]] = {
     "arora2019": (r"Arora(?:, Cohen, Hu (?:&|and) Luo| et al\.?) 2019",
                   "Sanjeev Arora, Nadav Cohen, Wei Hu, Yuping Luo. Implicit regularization in deep matrix "
                   "factorization. NeurIPS 2019."),
+    "fukumizu1998": (r"Fukumizu 1998",
+                     "Kenji Fukumizu. Effect of batch learning in multilayer neural networks. Proceedings of the 5th "
+                     "International Conference on Neural Information Processing (ICONIP), 1998."),
+    "braun2022": (r"Braun(?:, Dominé, Fitzgerald (?:&|and) Saxe| et al\.?) 2022",
+                  "Lukas Braun, Clémentine C. J. Dominé, James E. Fitzgerald, Andrew M. Saxe. Exact learning dynamics "
+                  "of deep linear networks with prior knowledge. NeurIPS 2022."),
+    "domine2024": (r"Dominé(?:, Anguita, Proca, Braun, Kunin, Mediano (?:&|and) Saxe| et al\.?) 2024",
+                   "Clémentine C. J. Dominé, Nicolas Anguita, Alexandra M. Proca, Lukas Braun, Daniel Kunin, Pedro A. M. "
+                   "Mediano, Andrew M. Saxe. From lazy to rich: exact learning dynamics in deep linear networks. "
+                   "arXiv:2409.14623, 2024."),
+    "atanasov2022": (r"Atanasov(?:, Bordelon (?:&|and) Pehlevan| et al\.?) 2022",
+                     "Alexander Atanasov, Blake Bordelon, Cengiz Pehlevan. Neural networks as kernel learners: the "
+                     "silent alignment effect. ICLR 2022."),
     "martens2015": (r"Martens (?:&|and) Grosse 2015",
                     "James Martens, Roger Grosse. Optimizing neural networks with Kronecker-factored approximate "
                     "curvature. ICML 2015."),
@@ -714,13 +727,6 @@ REFERENCES: dict[str, tuple[str, str]] = {
     "hairer2006": (r"Hairer, Lubich (?:&|and) Wanner(?: 2006)?",
                    "Ernst Hairer, Christian Lubich, Gerhard Wanner. Geometric Numerical Integration, 2nd ed. "
                    "Springer, 2006."),
-    "braun2022": (r"Braun et al\.? 2022", "Lukas Braun, Clémentine C. J. Dominé, James E. Fitzgerald, Andrew M. Saxe. "
-                                         "Exact learning dynamics of deep linear networks with prior knowledge. "
-                                         "NeurIPS 2022."),
-    "domine2024": (r"Dominé et al\.? 2024", "Clémentine C. J. Dominé, Nicolas Anguita, Alexandra M. Proca, Lukas "
-                                           "Braun, Daniel Kunin, Pedro A. M. Mediano, Andrew M. Saxe. From lazy to "
-                                           "rich: exact learning dynamics in deep linear networks. arXiv:2409.14623, "
-                                           "2024."),
     "theory": (r"THEORY(?: ?§ ?\d+(?:(?:-|–|, ?)\d+)*)?",
                "lindyn. THEORY: the mathematics lindyn implements, with sources. docs/theory.md in the lindyn "
                "repository: §0 conventions, §1 learning rules, §2 mode dynamics, §3 whole-network facts, §4 natural "
