@@ -8,28 +8,34 @@ claims, each checked by two independent routes or reported as a measured outcome
 """
 from __future__ import annotations
 
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from ._checks import IntegrationFailed, LindynError, LindynFailure, NoModeDecomposition, SingularCrossing
 from ._version import __version__
-from .integrate import Discrete, Flow, HighPrecision, NumericTrajectory, geometry, integrate, layer_velocities
-from .numeric.losses import LogisticLoss, MaskedSquaredLoss, SquaredLoss
-from .problem import (Aligned, DiagonalInit, DiagonalNetwork, GivenWeights, Init, LambdaBalanced, Network, Problem,
-                      RandomOrthogonal, Samples, SmallRandom, Task, aligned_problem)
-from .rules import GD, NGD, BlockNGD, FunctionRule, LearningRule, Scaled, bernacchia, kfac, rule, rule_from_name
-from .symbolic.invariants import conserved_quantities
-from .trajectory import CONDITION_WARN, IllConditioned, ModeProblem, Trajectory, derive
-from .discrete import DiscreteMap, derive_discrete, matrix_iterates
-from .depth import AnyDepth, derive_any_depth
-from .matrix import MatrixSolution, balance_lambda, derive_matrix
-from .end_to_end import EndToEnd, balanced_factors, end_to_end_problem, imbalance
-from .claims import Claim, ClaimResult, Evidence, Measurement, all_claims, get_claim
-from .function_space import (FunctionSpaceTrajectory, MaxMargin, ReductionCheck, completion_errors, derive_reduction,
-                             effective_rank, equal_margin_direction, function_space_trajectory, low_rank_problem,
-                             max_margin_direction, outside_span, separable_data, singular_crossing,
-                             sparse_teacher, sparse_regression_data, sparse_classification_data, diagonal_problem,
-                             min_l1_interpolant, L1MaxMargin, l1_max_margin_direction, recovery_error, sign_agreement)
-from .report import write_report
-from .verify import Verification, verify
-from .sweep import Grid, SweepResult, load_grid, sweep
+
+#: Where each public name lives. `import lindyn` loads only the errors and the version; a name's
+#: module (and sympy, scipy or matplotlib behind it) is imported when the name is first used.
+_WHERE: dict[str, tuple[str, ...]] = {
+    ".integrate": ('Discrete', 'Flow', 'HighPrecision', 'NumericTrajectory', 'geometry', 'integrate', 'layer_velocities',),
+    ".numeric.losses": ('LogisticLoss', 'MaskedSquaredLoss', 'SquaredLoss',),
+    ".problem": ('Aligned', 'DiagonalInit', 'DiagonalNetwork', 'GivenWeights', 'Init', 'LambdaBalanced', 'Network', 'Problem', 'RandomOrthogonal', 'Samples', 'SmallRandom', 'Task', 'aligned_problem',),
+    ".rules": ('GD', 'NGD', 'BlockNGD', 'FunctionRule', 'LearningRule', 'Scaled', 'bernacchia', 'kfac', 'rule', 'rule_from_name',),
+    ".symbolic.invariants": ('conserved_quantities',),
+    ".trajectory": ('CONDITION_WARN', 'IllConditioned', 'ModeProblem', 'Trajectory', 'derive',),
+    ".discrete": ('DiscreteMap', 'derive_discrete', 'matrix_iterates',),
+    ".depth": ('AnyDepth', 'derive_any_depth',),
+    ".matrix": ('MatrixSolution', 'balance_lambda', 'derive_matrix',),
+    ".end_to_end": ('EndToEnd', 'balanced_factors', 'end_to_end_problem', 'imbalance',),
+    ".claims": ('Claim', 'ClaimResult', 'Evidence', 'Measurement', 'all_claims', 'get_claim',),
+    ".function_space": ('FunctionSpaceTrajectory', 'MaxMargin', 'ReductionCheck', 'completion_errors', 'derive_reduction', 'effective_rank', 'equal_margin_direction', 'function_space_trajectory', 'low_rank_problem', 'max_margin_direction', 'outside_span', 'separable_data', 'singular_crossing', 'sparse_teacher', 'sparse_regression_data', 'sparse_classification_data', 'diagonal_problem', 'min_l1_interpolant', 'L1MaxMargin', 'l1_max_margin_direction', 'recovery_error', 'sign_agreement',),
+    ".report": ('write_report',),
+    ".verify": ('Verification', 'verify',),
+    ".sweep": ('Grid', 'SweepResult', 'load_grid', 'sweep',),
+}
+_LAZY = {name: module for module, names in _WHERE.items() for name in names}
 
 __all__ = [
     "__version__",
@@ -65,3 +71,57 @@ __all__ = [
     "sparse_teacher", "sparse_regression_data", "sparse_classification_data", "diagonal_problem",
     "min_l1_interpolant", "L1MaxMargin", "l1_max_margin_direction", "recovery_error", "sign_agreement",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use (PEP 562) and cache the name here."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """The package module: loading a submodule must not hide the function of the same name.
+
+    `integrate`, `sweep` and `verify` are both submodules and public functions; Python's import
+    system sets `lindyn.<submodule>` when a submodule loads, which would replace the function.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and name in _LAZY and value.__name__ == f"{__name__}.{name}":
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+if TYPE_CHECKING:  # the real imports, for type checkers and IDEs
+    from ._checks import IntegrationFailed, LindynError, LindynFailure, NoModeDecomposition, SingularCrossing
+    from ._version import __version__
+    from .integrate import Discrete, Flow, HighPrecision, NumericTrajectory, geometry, integrate, layer_velocities
+    from .numeric.losses import LogisticLoss, MaskedSquaredLoss, SquaredLoss
+    from .problem import (Aligned, DiagonalInit, DiagonalNetwork, GivenWeights, Init, LambdaBalanced, Network, Problem,
+                          RandomOrthogonal, Samples, SmallRandom, Task, aligned_problem)
+    from .rules import GD, NGD, BlockNGD, FunctionRule, LearningRule, Scaled, bernacchia, kfac, rule, rule_from_name
+    from .symbolic.invariants import conserved_quantities
+    from .trajectory import CONDITION_WARN, IllConditioned, ModeProblem, Trajectory, derive
+    from .discrete import DiscreteMap, derive_discrete, matrix_iterates
+    from .depth import AnyDepth, derive_any_depth
+    from .matrix import MatrixSolution, balance_lambda, derive_matrix
+    from .end_to_end import EndToEnd, balanced_factors, end_to_end_problem, imbalance
+    from .claims import Claim, ClaimResult, Evidence, Measurement, all_claims, get_claim
+    from .function_space import (FunctionSpaceTrajectory, MaxMargin, ReductionCheck, completion_errors, derive_reduction,
+                                 effective_rank, equal_margin_direction, function_space_trajectory, low_rank_problem,
+                                 max_margin_direction, outside_span, separable_data, singular_crossing,
+                                 sparse_teacher, sparse_regression_data, sparse_classification_data, diagonal_problem,
+                                 min_l1_interpolant, L1MaxMargin, l1_max_margin_direction, recovery_error, sign_agreement)
+    from .report import write_report
+    from .verify import Verification, verify
+    from .sweep import Grid, SweepResult, load_grid, sweep

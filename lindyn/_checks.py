@@ -16,6 +16,10 @@ from typing import Any, Iterable
 #: depth like 10**6 would never finish.
 MAX_DEPTH = 100
 
+#: Largest hidden width of `aligned_problem` and `lindyn integrate`: random orthogonal bases are dense
+#: N x N matrices (N = 10**8 would ask numpy for petabytes).
+MAX_WIDTH = 2048
+
 #: Largest number of decimal digits of the mpmath routes (`HighPrecision`, `Trajectory.lambdify("mpmath")`).
 MAX_DPS = 200
 

@@ -15,9 +15,9 @@ import re
 import sys
 from typing import Any, NoReturn, Sequence
 
-from ._checks import MAX_DEPTH, LindynError, LindynFailure, check_exponent, check_int, check_real, check_times, fail
+from ._checks import (MAX_DEPTH, MAX_WIDTH, LindynError, LindynFailure, check_exponent, check_int, check_real, check_times,
+                      fail)
 from ._progress import reporting
-from .problem import MAX_WIDTH
 from ._version import __version__
 from .rules import RULE_NAMES
 

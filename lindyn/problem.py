@@ -17,7 +17,7 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from ._chain import end_to_end
-from ._checks import MAX_DEPTH, check_int, check_real, fail
+from ._checks import MAX_DEPTH, MAX_WIDTH, check_int, check_real, fail
 
 __all__ = [
     "Network", "DiagonalNetwork", "Task", "Samples", "Init", "Aligned", "LambdaBalanced", "SmallRandom",
@@ -25,9 +25,6 @@ __all__ = [
 ]
 
 
-#: Largest hidden width of `aligned_problem`: its random orthogonal bases are dense N x N
-#: matrices (N = 10**8 would ask numpy for petabytes).
-MAX_WIDTH = 2048
 
 
 def _finite_array(x: Any, name: str, ndim: int) -> np.ndarray:

@@ -18,7 +18,6 @@ import warnings
 from typing import Any
 
 from ..cli import add_problem_arguments, check_int, decimal_items, fail, print_table, problem_arguments
-from ..trajectory import MP_MAX_DPS, IllConditioned
 
 
 def register(subparsers: Any) -> None:
@@ -111,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         raise fail("u0", "given, or --gains (only --latex works from --rule and --depth alone)", None)
     pa, traj, kw = derived_problem(args)
     t = pa["t"]
+    from ..trajectory import MP_MAX_DPS, IllConditioned
     dps = None if args.dps is None else check_int(_int(args.dps, "dps"), "dps", minimum=15, maximum=MP_MAX_DPS)
     if args.latex:
         print(traj.latex(), end="")
@@ -168,6 +168,7 @@ def _int(text: str, name: str) -> int:
     try:
         return int(text)
     except ValueError:
+        from ..trajectory import MP_MAX_DPS
         raise fail(name, f"an integer in [15, {MP_MAX_DPS}]", text) from None
 
 
