@@ -29,8 +29,8 @@ def draw(panels: Sequence[Plot], path: pathlib.Path, legend_outside: bool = Fals
     return plot_panels(panels, path, size=FIGSIZE, dpi=DPI, legend="outside" if legend_outside else "inside")
 
 
-def run(name: str, write: Callable[[pathlib.Path], str], argv: list[str] | None = None, *,
-        description: str | None = None) -> int:
+def run(name: str, write: Callable[..., str], argv: list[str] | None = None, *,
+        description: str | None = None, thorough: str | None = None) -> int:
     """Parse `OUTDIR` (argparse: --help prints help, a missing argument is a usage error, exit 2), create it,
     call `write(OUTDIR)` and print the summary line it returns.
 
@@ -39,6 +39,7 @@ def run(name: str, write: Callable[[pathlib.Path], str], argv: list[str] | None 
         write: writes the .tex file and figures into the directory; returns a summary line.
         argv: the arguments after the script name (default: sys.argv[1:]).
         description: the --help text (default: the running script's docstring).
+        thorough: if given, the help text of a `--thorough` flag; `write(OUTDIR, thorough=bool)` is then called.
     """
     if description is None:
         description = getattr(sys.modules.get("__main__"), "__doc__", None)
@@ -46,10 +47,12 @@ def run(name: str, write: Callable[[pathlib.Path], str], argv: list[str] | None 
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("outdir", metavar="OUTDIR", type=pathlib.Path,
                         help="directory to write the LaTeX and figures into (created if missing)")
+    if thorough is not None:
+        parser.add_argument("--thorough", action="store_true", help=thorough)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     out = args.outdir
     if out.exists() and not out.is_dir():
         parser.error(f"OUTDIR {str(out)!r} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
-    print(write(out))
+    print(write(out, thorough=args.thorough) if thorough is not None else write(out))
     return 0

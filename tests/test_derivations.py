@@ -20,6 +20,7 @@ SCRIPTS = {
     "discrete": ["discrete.tex", "discrete_iterates.png", "discrete_eta_max.png", "discrete_modified.png",
                  "saxe2014_depth.png"],
     "end_to_end": ["end_to_end.tex", "end_to_end_agreement.png", "end_to_end_block.png"],
+    "alignment": ["alignment.tex", "alignment_rho.png", "alignment_scale.png", "alignment_formula.png"],
     "whole_matrix": ["whole_matrix.tex", "whole_matrix_riccati.png", "whole_matrix_lazy_rich.png"],
     "huh2020": ["huh2020.tex", "huh2020_paths.png", "huh2020_balance.png", "huh2020_fractional.png",
                 "huh2020_generalisation.png", "huh2020_stability.png"],

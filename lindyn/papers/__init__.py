@@ -30,7 +30,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "saxe2014": ("saxe2014_depth", "saxe2014_random"),
     "huh2020": ("huh2020_generalisation", "huh2020_stability"),
     "kerekes2021": ("kerekes2021_sparse",),
-    "derived": ("discrete_steps", "any_depth", "whole_matrix", "end_to_end"),
+    "derived": ("discrete_steps", "any_depth", "whole_matrix", "end_to_end", "alignment"),
 }
 
 
