@@ -172,8 +172,8 @@ class MatrixSolution:
 
     def latex(self) -> str:
         """The derived Riccati equation, F and the solution, as LaTeX."""
-        return (self.form.latex() + r",\quad P(t) = e^{Ft/\tau}Q_0\Big[I + Q_0^{\top}\Big(\int_0^{t/\tau}"
-                r"e^{2Fs}\,ds\Big)Q_0\Big]^{-1}Q_0^{\top}e^{Ft/\tau}")
+        return (self.form.latex()[:-len(r"\end{aligned}")] + r",\\ &P(t) = e^{Ft/\tau}Q_0\Big[I + Q_0^{\top}"
+                r"\Big(\int_0^{t/\tau}e^{2Fs}\,ds\Big)Q_0\Big]^{-1}Q_0^{\top}e^{Ft/\tau}\end{aligned}")
 
 
 def derive_matrix(rule: Any, problem: Problem) -> MatrixSolution:

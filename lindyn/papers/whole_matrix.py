@@ -173,7 +173,7 @@ CLAIMS = (
           r"\tau\dot P = FP + PF - P^2,\ F = \begin{pmatrix} -\frac{\lambda}{2}I & S^{\top} \\ S & \frac{\lambda}{2}I"
           r"\end{pmatrix}",
           "Fukumizu 1998 and Braun, Dominé, Fitzgerald & Saxe 2022 (abstract: the matrix Riccati solution, the network "
-          "function, representations and NTK); the derivation from the rule and the stable evaluation: [derived]",
+          "function, representations and neural tangent kernel); the derivation from the rule and the stable evaluation: [derived]",
           _symbolic, _numeric, 1e-8,
           "symbolic: exact expression identity; numeric: DOP853 at rtol 1e-12, atol 1e-14 vs the closed form, 1e-8 "
           "absolute on entries of size <= 10 (the issue's bound; the integrator's own error dominates)"),

@@ -105,10 +105,10 @@ class RiccatiForm:
 
         F = r"\begin{pmatrix} %s & %s \\ %s & %s \end{pmatrix}" % (
             block(self.F[0][0]), block(self.F[0][1]), block(self.F[1][0]), block(self.F[1][1]))
-        return (r"Q = \begin{pmatrix} W_1^{\top} \\ W_2 \end{pmatrix},\quad P = QQ^{\top},\quad "
-                r"W_2^{\top}W_2 - W_1W_1^{\top} = \lambda I:\quad "
-                + (r"\tau\dot P = FP + PF - P^2" if self.kappa == sympy.Rational(1, 2) else
-                 r"\tau\dot P = FP + PF - %s P^2" % tex(2 * self.kappa)) + r",\quad F = " + F)
+        eq = (r"\tau\dot P = FP + PF - P^2" if self.kappa == sympy.Rational(1, 2) else
+              r"\tau\dot P = FP + PF - %s P^2" % tex(2 * self.kappa))
+        return (r"\begin{aligned}&Q = \begin{pmatrix} W_1^{\top} \\ W_2 \end{pmatrix},\quad P = QQ^{\top},\quad "
+                r"W_2^{\top}W_2 - W_1W_1^{\top} = \lambda I:\\ &" + eq + r",\quad F = " + F + r"\end{aligned}")
 
 
 def _right_factor(term: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr]:
