@@ -28,7 +28,7 @@ MAX_MODES = 10_000
 COMMANDS = ("integrate", "trajectory", "learning_time", "discrete", "matrix", "sweep", "verify")
 
 #: The argument checks the subcommands share (one error format, `lindyn._checks`).
-__all__ = ["main", "build_parser", "rule_power", "print_table", "decimal_items", "RULES_WITH_POWER", "MAX_MODES", "MAX_WIDTH", "add_problem_arguments", "problem_arguments", "parse_floats", "fail", "check_int",
+__all__ = ["main", "build_parser", "rule_power", "print_table", "decimal_items", "RULES_WITH_POWER", "MAX_MODES", "MAX_WIDTH", "add_problem_arguments", "problem_arguments", "parse_floats", "parse_int", "fail", "check_int",
            "check_real", "check_times", "check_exponent", "COMMANDS"]
 
 
@@ -109,6 +109,15 @@ def add_problem_arguments(parser: argparse.ArgumentParser, *, times: bool = True
 
 #: The rules that take a curvature power --q.
 RULES_WITH_POWER = ("ngd", "blockdiag")
+
+
+def parse_int(text: str, name: str, minimum: int, maximum: int | None = None) -> int:
+    """Parse an integer option within [minimum, maximum]; a bad value raises `LindynError` naming the option."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise fail(name, f"an integer >= {minimum}" + (f" and <= {maximum}" if maximum is not None else ""), text) from None
+    return check_int(value, name, minimum=minimum, maximum=maximum)
 
 
 def rule_power(rule: str, q: str | None) -> Any:

@@ -16,7 +16,7 @@ import json
 import math
 from typing import Any
 
-from ..cli import MAX_DEPTH, check_int, check_real, fail, parse_floats, print_table, rule_power
+from ..cli import MAX_DEPTH, check_real, fail, parse_floats, parse_int, print_table, rule_power
 
 #: Largest --steps (each step of the full-matrix route costs one velocity evaluation).
 MAX_STEPS = 1_000_000
@@ -46,14 +46,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def _int(text: str, name: str, minimum: int, maximum: int | None = None) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise fail(name, f"an integer >= {minimum}" + (f" and <= {maximum}" if maximum is not None else ""), text) from None
-    return check_int(value, name, minimum=minimum, maximum=maximum)
-
-
 def _floats(text: str, name: str) -> list[float]:
     values = parse_floats(text, name)
     if not all(math.isfinite(v) and v > 0 for v in values):
@@ -78,16 +70,16 @@ def run(args: argparse.Namespace) -> int:
     from ..discrete import derive_discrete, matrix_iterates
 
     # === check arguments
-    depth = _int(args.depth, "depth", 1, MAX_DEPTH)
+    depth = parse_int(args.depth, "depth", 1, MAX_DEPTH)
     q = rule_power(args.rule, args.q)
     s = _floats(args.s, "s")
     u0 = _floats(args.u0, "u0")
     if len(u0) not in (1, len(s)):
         raise fail("u0", f"one value or one per mode ({len(s)})", args.u0)
     lr = check_real(args.lr, "lr", positive=True)
-    steps = _int(args.steps, "steps", 0, MAX_STEPS)
-    width = None if args.width is None else _int(args.width, "width", len(s), 2048)
-    seed = _int(args.seed, "seed", 0)
+    steps = parse_int(args.steps, "steps", 0, MAX_STEPS)
+    width = None if args.width is None else parse_int(args.width, "width", len(s), 2048)
+    seed = parse_int(args.seed, "seed", 0)
     rule = rule_from_name(args.rule, q)
 
     dmap = derive_discrete(rule, depth)

@@ -17,7 +17,7 @@ import json
 import math
 from typing import Any
 
-from ..cli import check_int, check_real, check_times, fail, parse_floats, print_table
+from ..cli import check_int, check_real, check_times, fail, parse_floats, parse_int, print_table
 
 #: Largest width of a layer of `lindyn matrix` (dense eigendecompositions of (n₀ + n₂)-square F).
 MAX_MATRIX_WIDTH = 512
@@ -53,14 +53,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def _int(text: str, name: str, minimum: int, maximum: int | None = None) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise fail(name, f"an integer >= {minimum}" + (f" and <= {maximum}" if maximum is not None else ""), text) from None
-    return check_int(value, name, minimum=minimum, maximum=maximum)
-
-
 def run(args: argparse.Namespace) -> int:
     """Handler of `lindyn matrix`."""
     import numpy as np
@@ -69,12 +61,12 @@ def run(args: argparse.Namespace) -> int:
     from ..problem import random_orthogonal
 
     # === check arguments
-    depth = _int(args.depth, "depth", 1)
+    depth = parse_int(args.depth, "depth", 1)
     if depth != 2:
         raise fail("depth", "2 (the whole-matrix closed form is for two-layer networks)", args.depth)
     lam = check_real(args.lam, "lam")
     scale = check_real(args.scale, "scale", nonnegative=True)
-    seed = _int(args.seed, "seed", 0)
+    seed = parse_int(args.seed, "seed", 0)
     tau = check_real(args.tau, "tau", positive=True)
     s = parse_floats(args.s, "s")
     if not all(math.isfinite(x) and x > 0 for x in s):
