@@ -19,10 +19,11 @@ from ._version import __version__
 #: Where each public name lives. `import lindyn` loads only the errors and the version; a name's
 #: module (and sympy, scipy or matplotlib behind it) is imported when the name is first used.
 _WHERE: dict[str, tuple[str, ...]] = {
-    ".integrate": ('Discrete', 'Flow', 'HighPrecision', 'NumericTrajectory', 'geometry', 'integrate', 'layer_velocities',),
+    ".integrate": ('Discrete', 'Flow', 'HighPrecision', 'Stochastic', 'NumericTrajectory', 'geometry', 'integrate', 'layer_velocities',),
     ".numeric.losses": ('LogisticLoss', 'MaskedSquaredLoss', 'SquaredLoss',),
     ".problem": ('Aligned', 'DiagonalInit', 'DiagonalNetwork', 'GivenWeights', 'Init', 'LambdaBalanced', 'Network', 'Problem', 'RandomOrthogonal', 'Samples', 'SmallRandom', 'Task', 'aligned_problem',),
-    ".rules": ('GD', 'NGD', 'BlockNGD', 'FunctionRule', 'LearningRule', 'Scaled', 'bernacchia', 'kfac', 'rule', 'rule_from_name',),
+    ".rules": ('GD', 'NGD', 'BlockNGD', 'FunctionRule', 'LearningRule', 'Scaled', 'bernacchia', 'kfac', 'rule', 'rule_from_name',
+               'ExactFactors', 'SampledFisher', 'EmpiricalFisher', 'MovingAverage', 'LevenbergMarquardt',),
     ".symbolic.invariants": ('conserved_quantities',),
     ".trajectory": ('CONDITION_WARN', 'IllConditioned', 'ModeProblem', 'Trajectory', 'derive',),
     ".discrete": ('DiscreteMap', 'derive_discrete', 'matrix_iterates',),
@@ -48,8 +49,10 @@ __all__ = [
     # learning rules
     "LearningRule", "GD", "NGD", "BlockNGD", "Scaled", "FunctionRule", "rule", "kfac", "bernacchia",
     "rule_from_name",
+    # what practitioners run: estimated Kronecker factors, adaptive damping
+    "ExactFactors", "SampledFisher", "EmpiricalFisher", "MovingAverage", "LevenbergMarquardt",
     # integrate: one integrator, solver objects
-    "integrate", "layer_velocities", "geometry", "Flow", "Discrete", "HighPrecision", "NumericTrajectory",
+    "integrate", "layer_velocities", "geometry", "Flow", "Discrete", "HighPrecision", "Stochastic", "NumericTrajectory",
     # derive: one derivation pipeline
     "derive", "Trajectory", "ModeProblem", "conserved_quantities", "IllConditioned", "CONDITION_WARN",
     # finite steps and every depth at once, derived from the same rule definitions
@@ -105,11 +108,13 @@ sys.modules[__name__].__class__ = _Package
 if TYPE_CHECKING:  # the real imports, for type checkers and IDEs
     from ._checks import IntegrationFailed, LindynError, LindynFailure, NoModeDecomposition, SingularCrossing
     from ._version import __version__
-    from .integrate import Discrete, Flow, HighPrecision, NumericTrajectory, geometry, integrate, layer_velocities
+    from .integrate import (Discrete, Flow, HighPrecision, NumericTrajectory, Stochastic, geometry, integrate,
+                            layer_velocities)
     from .numeric.losses import LogisticLoss, MaskedSquaredLoss, SquaredLoss
     from .problem import (Aligned, DiagonalInit, DiagonalNetwork, GivenWeights, Init, LambdaBalanced, Network, Problem,
                           RandomOrthogonal, Samples, SmallRandom, Task, aligned_problem)
-    from .rules import GD, NGD, BlockNGD, FunctionRule, LearningRule, Scaled, bernacchia, kfac, rule, rule_from_name
+    from .rules import (GD, NGD, BlockNGD, EmpiricalFisher, ExactFactors, FunctionRule, LearningRule, LevenbergMarquardt,
+                        MovingAverage, SampledFisher, Scaled, bernacchia, kfac, rule, rule_from_name)
     from .symbolic.invariants import conserved_quantities
     from .trajectory import CONDITION_WARN, IllConditioned, ModeProblem, Trajectory, derive
     from .discrete import DiscreteMap, derive_discrete, matrix_iterates

@@ -27,11 +27,11 @@ from ._checks import LindynError, SingularCrossing, check_times, fail, failure
 from .numeric._ops import unvec_layers, vec_layers
 from .numeric.geometry import MatrixGeometry, Moments, VelocityField
 from .numeric.singular import first_singular_point
-from .numeric.solvers import Discrete, Flow, HighPrecision, Method
+from .numeric.solvers import Discrete, Flow, HighPrecision, Method, Stochastic
 from .problem import Aligned, Problem
 from .rules import LearningRule
 
-__all__ = ["Flow", "Discrete", "HighPrecision", "NumericTrajectory", "integrate", "layer_velocities", "geometry"]
+__all__ = ["Flow", "Discrete", "HighPrecision", "Stochastic", "NumericTrajectory", "integrate", "layer_velocities", "geometry"]
 
 #: A candidate invariant enters `NumericTrajectory.conserved` when its rate of change at the probe
 #: weights, relative to the size of the terms that make it, is below this (rounding is ~1e-15).
@@ -69,6 +69,8 @@ class NumericTrajectory:
         clipped: steps whose norm `Discrete(max_update=c)` cut to c (update-speed clipping; 0 otherwise).
         step_norms: with `Discrete(record_updates=True)`, ‖lr·θ̇(θ_k)‖₂ of every step k = 0, 1, …
             taken (Euclidean over all layers, before clipping), else None.
+        samples, wall_time, damping: with `Stochastic`, the examples seen, the seconds spent
+            stepping and the Levenberg–Marquardt λ at each returned state (else None).
 
     For `HighPrecision`, `W`, `W_end`, `u` and `loss` are object arrays of `mpmath.mpf` (so that
     25-digit comparisons are possible); `leakage`, `balance`, `gains` and `conserved` are float64.
@@ -85,6 +87,9 @@ class NumericTrajectory:
     interpolant: Callable[[Any], np.ndarray] | None = field(default=None, repr=False, compare=False)
     clipped: int = 0
     step_norms: np.ndarray | None = field(default=None, repr=False, compare=False)
+    samples: np.ndarray | None = field(default=None, repr=False, compare=False)
+    wall_time: np.ndarray | None = field(default=None, repr=False, compare=False)
+    damping: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def _high(self) -> bool:
@@ -326,7 +331,8 @@ def integrate(problem: Problem, rule: LearningRule, t: Sequence[float], method: 
         problem: model x loss x data, initialisation and τ.
         rule: a learning rule (any object with `velocity(grads, geo, ops)`; see `lindyn.rules`).
         t: times >= 0 in increasing order.
-        method: `Flow(...)` (default), `Discrete(lr)` or `HighPrecision(dps)`.
+        method: `Flow(...)` (default), `Discrete(lr)`, `Stochastic(lr, batch)` (minibatches of sample
+            data, estimated curvature) or `HighPrecision(dps)`.
         event: optional terminal event g(t, (W_1, …, W_L)); the run stops where g changes sign
             and the state there is the last one returned (`stopped_at`).
 
@@ -349,8 +355,8 @@ def integrate(problem: Problem, rule: LearningRule, t: Sequence[float], method: 
         raise fail("problem", "a lindyn.Problem (e.g. from aligned_problem)", problem)
     if not callable(getattr(rule, "velocity", None)):
         raise fail("rule", "a learning rule with velocity(grads, geo, ops) (see lindyn.rule)", rule)
-    if not isinstance(method, (Flow, Discrete, HighPrecision)):
-        raise fail("method", "Flow(...), Discrete(lr) or HighPrecision(dps)", method)
+    if not isinstance(method, (Flow, Discrete, HighPrecision, Stochastic)):
+        raise fail("method", "Flow(...), Discrete(lr), Stochastic(lr, batch) or HighPrecision(dps)", method)
     if event is not None and not callable(event):
         raise fail("event", "a callable g(t, layers) -> float, or None", event)
     times = np.asarray(check_times(np.ravel(t) if np.ndim(t) else [t], "t"), dtype=float)
@@ -359,7 +365,15 @@ def integrate(problem: Problem, rule: LearningRule, t: Sequence[float], method: 
     shapes = problem.network.shapes
     f = _field(problem, rule, method)
     theta0 = vec_layers(W0)
-    V0 = _initial_velocity(rule, _field(problem, rule, Flow()) if isinstance(method, HighPrecision) else f, theta0)
+    probe = _field(problem, rule, Flow()) if isinstance(method, HighPrecision) else f
+    if isinstance(method, Stochastic):
+        if problem.moments:
+            raise fail("method", "Flow(), Discrete(lr) or HighPrecision() for moment data (Stochastic draws minibatches "
+                                 "from Samples(X, Y))", method)
+        from .numeric.curvature import CurvatureState
+        probe = _field(problem, rule, method)
+        probe.state = CurvatureState(np.random.default_rng(0))   # a throwaway state: estimators may draw
+    V0 = _initial_velocity(rule, probe, theta0)
     if problem.moments:
         _check_singular_crossing(problem, rule, W0, V0, times, method)
     g = None if event is None else (lambda time, theta: float(event(time, unvec_layers(theta, shapes))))
@@ -373,7 +387,8 @@ def integrate(problem: Problem, rule: LearningRule, t: Sequence[float], method: 
     return NumericTrajectory(problem=problem, rule=rule, method=method, t=np.asarray(solved.t, dtype=float),
                              W=layers, stopped_at=solved.stopped_at, stop_reason=solved.reason,
                              evaluations=solved.evaluations, interpolant=solved.interpolant,
-                             clipped=solved.clipped, step_norms=solved.step_norms)
+                             clipped=solved.clipped, step_norms=solved.step_norms, samples=solved.samples,
+                             wall_time=solved.wall_time, damping=solved.damping)
 
 
 # --- helpers -------------------------------------------------------------------------------------

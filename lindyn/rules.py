@@ -23,6 +23,7 @@ from ._types import Exponent, Geometry, Layers, Ops
 __all__ = [
     "LearningRule", "GD", "NGD", "BlockNGD", "Scaled", "FunctionRule", "rule",
     "kfac", "bernacchia", "rule_from_name", "RULE_NAMES",
+    "ExactFactors", "SampledFisher", "EmpiricalFisher", "MovingAverage", "LevenbergMarquardt", "ESTIMATORS",
 ]
 
 
@@ -118,8 +119,165 @@ class NGD:
         return geo.unvec(-(ops.pinv_pow(F, self.q) @ geo.vec(grads)))
 
 
-def _check_damping(damping: Any) -> None:
-    """A damping is a finite number >= 0 or a symbolic expression (e.g. sympy.Symbol('gamma'))."""
+# --- estimators of K-FAC's Kronecker factors and adaptive damping (what a practitioner runs) --------
+
+@dataclass(frozen=True)
+class ExactFactors:
+    """The exact Kronecker factors of the geometry (the theory): G_i = E_n[M_nᵀ D_n M_n], Ā_i = ω Σ_n ã_n ã_nᵀ.
+
+    On a deep linear net with the squared loss these are B_iᵀB_i and A_iΣA_iᵀ (THEORY §1), on
+    the data the geometry holds (all samples for `Flow`/`Discrete`, the minibatch for `Stochastic`).
+
+    >>> ExactFactors().name
+    'exact'
+    """
+
+    @property
+    def name(self) -> str:
+        """'exact'."""
+        return "exact"
+
+
+@dataclass(frozen=True)
+class SampledFisher:
+    """The model's Fisher, sampled (Bernacchia et al. 2018 Sec. 5; their `lib/ngd.ml`).
+
+    G_i = (1/(n·S)) Σ_{n,s} g̃ g̃ᵀ, with g̃ = M_nᵀ ε the pre-activation gradient of layer i
+    back-propagated from ε ~ N(0, D_n/ω) drawn at the output (the model's own predictive noise:
+    N(0, I) for the squared loss), S = `samples` draws per example; Ā_i = ω Σ_n ã_n ã_nᵀ from
+    the layer inputs (a 1 appended for a bias). E[G_i] is the exact factor, so the error falls like
+    1/√(n·S). Needs random draws: integrate with `Stochastic(...)`.
+
+    Args:
+        samples: draws S >= 1 of ε per example.
+
+    >>> SampledFisher().name
+    'sampled-fisher'
+    """
+
+    samples: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.samples, int) or isinstance(self.samples, bool) or self.samples < 1:
+            raise fail("samples", "an integer >= 1", self.samples)
+
+    @property
+    def name(self) -> str:
+        """'sampled-fisher' (with '(S=…)' for more than one draw)."""
+        return "sampled-fisher" if self.samples == 1 else f"sampled-fisher(S={self.samples})"
+
+
+@dataclass(frozen=True)
+class EmpiricalFisher:
+    """The empirical Fisher: the same as `SampledFisher` but back-propagating the observed residual.
+
+    g̃ = M_nᵀ r_n with r_n = ∇_{f_n}ℓ_n (f_n − y_n for the squared loss) instead of a draw from
+    the model. It is NOT the Fisher (Kunstner et al. 2019): near a fit r_n → 0 and G_i collapses
+    to the noise, so the step blows up unless damped. Named separately because users confuse them.
+
+    >>> EmpiricalFisher().name
+    'empirical-fisher'
+    """
+
+    @property
+    def name(self) -> str:
+        """'empirical-fisher'."""
+        return "empirical-fisher"
+
+
+@dataclass(frozen=True)
+class MovingAverage:
+    """K-FAC's running estimate (Martens & Grosse 2015 Sec. 5): F̂_k = β_k F̂_{k−1} + (1 − β_k) F_batch.
+
+    β_k = min(1 − 1/k, `decay`) at the k-th step (k = 1: the batch estimate), for both factors of
+    every layer; the batch estimate comes from `of`. Needs a run with memory: `Stochastic(...)`.
+
+    Args:
+        of: the per-batch estimator (`SampledFisher()` default, `EmpiricalFisher()`, `ExactFactors()`).
+        decay: β in [0, 1).
+
+    >>> MovingAverage().name
+    'moving-average(sampled-fisher, 0.95)'
+    """
+
+    of: Any = field(default_factory=lambda: SampledFisher())
+    decay: float = 0.95
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.of, (ExactFactors, SampledFisher, EmpiricalFisher)):
+            raise fail("of", "ExactFactors(), SampledFisher(...) or EmpiricalFisher()", self.of)
+        check_real(self.decay, "decay", nonnegative=True)
+        if not self.decay < 1:
+            raise fail("decay", "a number in [0, 1)", self.decay)
+
+    @property
+    def name(self) -> str:
+        """'moving-average(<of>, <decay>)'."""
+        return f"moving-average({self.of.name}, {self.decay:g})"
+
+
+#: The estimators of K-FAC's factors a `BlockNGD` rule can use (`estimator=`).
+ESTIMATORS = (ExactFactors, SampledFisher, EmpiricalFisher, MovingAverage)
+
+
+@dataclass(frozen=True)
+class LevenbergMarquardt:
+    """Damping λ adapted from the reduction ratio, Levenberg–Marquardt style.
+
+    ρ = [ℓ_B(θ + Δ) − ℓ_B(θ)] / [m(Δ) − m(0)] on the step's minibatch B, with m the quadratic model
+    (`Stochastic(quadratic=...)`); λ ← `grow`·λ if ρ < `low`, λ ← `shrink`·λ if ρ > `high`
+    (Bernacchia et al. 2018 code: 3/2, 2/3, 1/4, 3/4; Martens & Grosse 2015 Sec. 6.5). The step
+    itself is always taken. λ enters the rule as its `damping` (factored: √λ added to each factor).
+    Adapting needs the minibatch losses: integrate with `Stochastic(...)`; λ stays in
+    [`minimum`, `maximum`].
+
+    Args:
+        initial: λ at the first step (> 0).
+        grow, shrink: factors > 1 and in (0, 1).
+        low, high: thresholds 0 <= low <= high.
+        minimum, maximum: bounds of λ (0 <= minimum < maximum).
+
+    >>> str(LevenbergMarquardt(0.01))
+    'LM(0.01)'
+    """
+
+    initial: float = 0.01
+    grow: float = 1.5
+    shrink: float = 2 / 3
+    low: float = 0.25
+    high: float = 0.75
+    minimum: float = 1e-12
+    maximum: float = 1e12
+
+    def __post_init__(self) -> None:
+        check_real(self.initial, "initial", positive=True)
+        check_real(self.grow, "grow", positive=True)
+        check_real(self.shrink, "shrink", positive=True)
+        if not self.grow > 1:
+            raise fail("grow", "a factor > 1", self.grow)
+        if not self.shrink < 1:
+            raise fail("shrink", "a factor in (0, 1)", self.shrink)
+        check_real(self.low, "low", nonnegative=True)
+        check_real(self.high, "high", nonnegative=True)
+        if not self.low <= self.high:
+            raise fail("high", f"a threshold >= low = {self.low}", self.high)
+        check_real(self.minimum, "minimum", nonnegative=True)
+        check_real(self.maximum, "maximum", positive=True)
+        if not self.minimum < self.maximum or not self.minimum <= self.initial <= self.maximum:
+            raise fail("initial", f"within [minimum, maximum] = [{self.minimum}, {self.maximum}]", self.initial)
+
+    def __str__(self) -> str:
+        return f"LM({self.initial:g})"
+
+
+def _check_damping(damping: Any, adaptive: bool = False) -> None:
+    """A damping is a finite number >= 0, a symbolic expression (e.g. sympy.Symbol('gamma')), or
+    (block rules) a `LevenbergMarquardt` schedule."""
+    if isinstance(damping, LevenbergMarquardt):
+        if not adaptive:
+            raise fail("damping", "a number >= 0 for this rule (LevenbergMarquardt adapts the factored damping of "
+                                  "BlockNGD / kfac / bernacchia)", damping)
+        return
     if not hasattr(damping, "free_symbols"):
         check_real(damping, "damping", nonnegative=True)
 
@@ -157,10 +315,19 @@ class BlockNGD:
 
     With ε = 0 both modes are the undamped Moore–Penrose rule.
 
+    The factors are exact by default (the theory). `estimator` picks what a practitioner computes
+    from a minibatch instead: `SampledFisher()` (Bernacchia et al. 2018: noise back-propagated
+    from the model's output distribution), `EmpiricalFisher()` (the observed residuals), or
+    `MovingAverage(of=...)` (K-FAC's running average); `damping=LevenbergMarquardt(λ0)` adapts
+    the factored damping from the reduction ratio. Both need `Stochastic(...)`.
+
     Args:
         q: exact power in [0, 1]; q = 1/2 is Huh's fractional correction (block reading).
-        damping: ε >= 0 (0: Moore–Penrose, no damping), a number or a sympy expression.
+        damping: ε >= 0 (0: Moore–Penrose, no damping), a number or a sympy expression, or a
+            `LevenbergMarquardt` schedule (factored reading).
         damping_mode: "factored" or "block" (see above).
+        estimator: `ExactFactors()` (default), `SampledFisher(samples)`, `EmpiricalFisher()`,
+            `MovingAverage(of, decay)`.
 
     >>> BlockNGD().name, BlockNGD(q=Fraction(1, 2)).name
     ('blockdiag', 'blockdiag(q=1/2)')
@@ -171,36 +338,56 @@ class BlockNGD:
     q: Exponent = 1
     damping: Any = 0
     damping_mode: str = "factored"
+    estimator: Any = field(default_factory=lambda: ExactFactors())
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "q", check_exponent(self.q, "q"))
-        _check_damping(self.damping)
+        _check_damping(self.damping, adaptive=True)
         if self.damping_mode not in DAMPING_MODES:
             raise fail("damping_mode", "'factored' or 'block'", self.damping_mode)
+        if not isinstance(self.estimator, ESTIMATORS):
+            raise fail("estimator", "ExactFactors(), SampledFisher(...), EmpiricalFisher() or MovingAverage(...)",
+                       self.estimator)
+        if self.damping_mode == "block" and (isinstance(self.damping, LevenbergMarquardt)
+                                             or not isinstance(self.estimator, ExactFactors)):
+            raise fail("damping_mode", "'factored' with an estimator or a LevenbergMarquardt damping (the block "
+                                       "reading damps the exact dense Fisher block)", self.damping_mode)
 
     @property
     def name(self) -> str:
-        """'blockdiag', 'blockdiag(q=...)', with the damping (and ', block' for the block reading) if any."""
+        """'blockdiag', 'blockdiag(q=...)', with the damping (and ', block' for the block reading) and a
+        non-exact estimator if any."""
         base = "blockdiag" if self.q == 1 else f"blockdiag(q={_q_text(self.q)})"
-        if self.damping == 0:
-            return base
-        mode = "" if self.damping_mode == "factored" else f", {self.damping_mode}"
-        return f"{base}[damping={self.damping}{mode}]"
+        tags = []
+        if isinstance(self.damping, LevenbergMarquardt) or self.damping != 0:
+            mode = "" if self.damping_mode == "factored" else f", {self.damping_mode}"
+            tags.append(f"damping={self.damping}{mode}")
+        if not isinstance(self.estimator, ExactFactors):
+            tags.append(self.estimator.name)
+        return base + (f"[{'; '.join(tags)}]" if tags else "")
 
     def velocity(self, grads: Layers, geo: Geometry, ops: Ops) -> Layers:
         """τ dW_i/dt = −G_i^{+q} g_i Ā_i^{+q} (factored damping inside G_i, Ā_i), or −(F_ii + εI)^{−q} g_i."""
-        if self.damping != 0 and self.damping_mode == "block":
+        adaptive = isinstance(self.damping, LevenbergMarquardt)
+        if not adaptive and self.damping != 0 and self.damping_mode == "block":
             return self._block_damped(grads, geo, ops)
+        exact = isinstance(self.estimator, ExactFactors)
+        damping = geo.adaptive_damping(self.damping) if adaptive else self.damping
         out = []
         for i, g in enumerate(grads):
             # K-FAC's Kronecker factors of the diagonal Fisher block F_ii ≈ right ⊗ left; in a deep
             # linear net with squared loss left = B_iᵀB_i and right = A_iΣA_iᵀ exactly (THEORY §1).
-            left = geo.output_factor(i)
-            right = geo.input_factor(i)
-            if self.damping != 0:
-                delta = ops.sqrt(ops.scalar(self.damping))
+            if exact:
+                left, right = geo.output_factor(i), geo.input_factor(i)
+            else:
+                left, right = geo.estimated_factors(i, self.estimator)
+            if adaptive or damping != 0:
+                delta = ops.sqrt(ops.scalar(damping))
                 left = left + delta * ops.eye(left.shape[0])
                 right = right + delta * ops.eye(right.shape[0])
+            note = getattr(geo, "note_curvature", None)
+            if note is not None:            # the stochastic solver's quadratic model reads it (numeric only)
+                note(i, left, right)
             out.append(-(ops.pinv_pow(left, self.q) @ g @ ops.pinv_pow(right, self.q)))
         return tuple(out)
 
@@ -299,18 +486,31 @@ def inverse_depth(geo: Geometry) -> Any:
     return 1 / geo.depth
 
 
-def kfac(damping: Any = 0) -> BlockNGD:
-    """K-FAC with exact Kronecker factors: block NGD with q = 1 (Martens & Grosse 2015).
+def kfac(damping: Any = 0, estimator: Any = None) -> BlockNGD:
+    """K-FAC: block NGD with q = 1 (Martens & Grosse 2015), exact Kronecker factors by default.
 
     In a deep linear network K-FAC's factors B_iᵀB_i and A_iΣA_iᵀ are exact; the only
-    approximation is dropping the off-diagonal Fisher blocks.
+    approximation is dropping the off-diagonal Fisher blocks. The practical algorithm estimates
+    them: `kfac(LevenbergMarquardt(), MovingAverage())` is Martens & Grosse's K-FAC.
+
+    Args:
+        damping: ε >= 0 (factored: √ε added to each factor) or `LevenbergMarquardt(...)`.
+        estimator: None / `ExactFactors()`, `SampledFisher()`, `EmpiricalFisher()`, `MovingAverage(...)`.
     """
-    return BlockNGD(q=1, damping=damping)
+    return BlockNGD(q=1, damping=damping, estimator=ExactFactors() if estimator is None else estimator)
 
 
-def bernacchia(damping: Any = 0) -> Scaled:
-    """Bernacchia et al. 2018's per-layer natural gradient: block NGD (q = 1) scaled by 1/L."""
-    return Scaled(BlockNGD(q=1, damping=damping), by=inverse_depth, label="bernacchia")
+def bernacchia(damping: Any = 0, estimator: Any = None) -> Scaled:
+    """Bernacchia et al. 2018's per-layer natural gradient: block NGD (q = 1) scaled by 1/L (their Eq. 10).
+
+    `bernacchia(LevenbergMarquardt(0.01), SampledFisher())` is the online algorithm of their code
+    (`lib/ngd.ml`): factors from one back-propagated Gaussian draw per example, √λ added to each.
+    """
+    tags = ([f"damping={damping}"] if isinstance(damping, LevenbergMarquardt) else []) + \
+        ([estimator.name] if estimator is not None and not isinstance(estimator, ExactFactors) else [])
+    label = "bernacchia" + (f"[{'; '.join(tags)}]" if tags else "")
+    return Scaled(BlockNGD(q=1, damping=damping, estimator=ExactFactors() if estimator is None else estimator),
+                  by=inverse_depth, label=label)
 
 
 RULE_NAMES = ("gd", "ngd", "blockdiag", "kfac", "bernacchia")

@@ -46,7 +46,7 @@ from .._chain import chain_products, end_to_end_velocity, squared_loss_gradients
 from .._checks import fail
 from ._ops import NumpyOps, unvec_layers, vec_layers
 
-__all__ = ["Moments", "SampleData", "MatrixGeometry", "VelocityField", "Activation"]
+__all__ = ["Moments", "SampleData", "MatrixGeometry", "VelocityField", "Activation", "forward"]
 
 FisherRoute = Literal["efficient", "explicit"]
 Activation = Literal["linear", "tanh"]
@@ -76,6 +76,15 @@ def _phi(z: np.ndarray, activation: str) -> tuple[np.ndarray, np.ndarray]:
     return z, np.ones_like(z)
 
 
+def forward(W: Sequence[np.ndarray], X: np.ndarray, activation: str = "linear", bias: bool = False) -> np.ndarray:
+    """f = W_L φ(⋯ φ(W_1 x)) for the columns of X (a layer with a bias acts on [a; 1])."""
+    h = X
+    for i, w in enumerate(W):
+        z = w[:, :-1] @ h + w[:, -1:] if bias else w @ h
+        h = _phi(z, activation)[0] if i < len(W) - 1 and activation != "linear" else z
+    return h
+
+
 class MatrixGeometry:
     """Geometry of a network with layers W_1..W_L at one point θ (see the module docstring).
 
@@ -89,12 +98,16 @@ class MatrixGeometry:
         bias: whether each W_i carries a bias column (sample data only).
         diagonal_depth: None (a chain of layers), or the power L of a diagonal network: W = (uᵀ, vᵀ),
             w = u^{⊙L} − v^{⊙L} (sample data only).
+        state: a stochastic run's `lindyn.numeric.curvature.CurvatureState` (draws, running averages,
+            adaptive damping), or None.
     """
 
     def __init__(self, W: Sequence[Any], data: Moments | SampleData, ops: Any = None,
                  fisher_route: FisherRoute = "efficient", *, loss: Any = None, activation: Activation = "linear",
-                 bias: bool = False, diagonal_depth: int | None = None) -> None:
+                 bias: bool = False, diagonal_depth: int | None = None, state: Any = None) -> None:
         self.ops = ops if ops is not None else NumpyOps()
+        self.state = state
+        self.noted: dict[int, tuple[Any, Any]] = {}
         self.depth = len(W)
         self.W = tuple(W)
         self.data = data
@@ -135,16 +148,72 @@ class MatrixGeometry:
                 h = z
         self.outputs = h                                   # f (k x n)
         self._inputs, self._derivs = inputs, derivs
-        G = self.loss.grad(h, Y)
-        delta = G
-        grads = [None] * self.depth
-        for i in range(self.depth - 1, -1, -1):
-            grads[i] = delta @ inputs[i].T
-            if i > 0:
-                back = self.W[i][:, :-1] if self.bias else self.W[i]
-                delta = (back.T @ delta) * derivs[i - 1]
-        self.grads = tuple(grads)
+        deltas = self.backpropagate(self.loss.grad(h, Y))
+        self.grads = tuple(d @ a.T for d, a in zip(deltas, inputs))
         self.Sigma = X @ X.T / n
+
+    def backpropagate(self, e: np.ndarray, repeats: int = 1) -> list[np.ndarray]:
+        """δ_i = ∂(Σ_n e_nᵀ f_n)/∂z_i for every layer i: output vectors e (k x n·repeats) pulled back.
+
+        δ_L = e, δ_{i−1} = (W_iᵀ δ_i) ⊙ φ'(z_{i−1}) (the bias column does not propagate). With
+        `repeats` = S the columns are S blocks of the n examples (S draws per example).
+        """
+        deltas: list[np.ndarray] = [e] * self.depth
+        delta = e
+        for i in range(self.depth - 1, 0, -1):
+            back = self.W[i][:, :-1] if self.bias else self.W[i]
+            d = self._derivs[i - 1]
+            delta = (back.T @ delta) * (np.tile(d, (1, repeats)) if repeats > 1 else d)
+            deltas[i - 1] = delta
+        return deltas
+
+    @property
+    def layer_inputs(self) -> list[np.ndarray]:
+        """ã_{i−1} of every layer i (n_{i−1} (+1 with a bias) x n), sample data."""
+        return self._inputs
+
+    @property
+    def loss_value(self) -> float:
+        """ℓ(f; Y) on this geometry's samples."""
+        return float(self.loss.value(self.outputs, self.data.Y))
+
+    def output_jvp(self, V: Sequence[np.ndarray]) -> np.ndarray:
+        """J_f V: the first-order change of the outputs f (k x n) along layer directions V_i (chain nets).
+
+        Forward mode: ż_i = V_i ã_{i−1} + W_i ȧ_{i−1} (without the bias column), ȧ_i = φ'(z_i) ⊙ ż_i.
+        """
+        dz = None
+        for i, (w, v) in enumerate(zip(self.W, V)):
+            z_dot = v @ self._inputs[i]
+            if dz is not None:
+                z_dot = z_dot + (w[:, :-1] if self.bias else w) @ dz
+            dz = z_dot * self._derivs[i] if i < self.depth - 1 else z_dot
+        return dz
+
+    # ------------------------------------------------------------------ estimated curvature (stochastic runs)
+    def estimated_factors(self, i: int, estimator: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(G_i, Ā_i): K-FAC's factors as `estimator` sees them on these samples (`lindyn.numeric.curvature`)."""
+        if isinstance(self.data, Moments) or self.diagonal_depth is not None:
+            raise fail("estimator", "ExactFactors() on moment data or a diagonal network (estimators read samples "
+                                    "of a chain network)", getattr(estimator, "name", estimator))
+        cache = self.__dict__.setdefault("_estimates", {})
+        if estimator not in cache:
+            from .curvature import estimate_factors
+            cache[estimator] = estimate_factors(self, estimator, self.state)
+        return cache[estimator][i]
+
+    def adaptive_damping(self, schedule: Any) -> float:
+        """The current λ of a `LevenbergMarquardt` schedule (the stochastic run's state holds it)."""
+        if self.state is None:
+            raise fail("damping", "a number >= 0 outside a stochastic run (LevenbergMarquardt adapts from minibatch "
+                                  "losses: integrate with method=Stochastic(...))", schedule)
+        return self.state.damping_value(schedule, schedule.initial)
+
+    def note_curvature(self, i: int, left: Any, right: Any) -> None:
+        """A rule's record of the (damped) Kronecker curvature it preconditioned layer i with (stochastic
+        runs keep it for the Levenberg–Marquardt quadratic model m(Δ) = ⟨g, Δ⟩ + ½ Σ_i ⟨Δ_i, left Δ_i right⟩)."""
+        if self.state is not None:
+            self.noted[i] = (left, right)
 
     def _diagonal_forward_backward(self) -> None:
         """f = wᵀX, w = u^{⊙L} − v^{⊙L}; ∂ℓ/∂u = L u^{L−1} ⊙ ∇_wℓ, ∂ℓ/∂v = −L v^{L−1} ⊙ ∇_wℓ, ∇_wℓ = X∇_fℓᵀ."""
@@ -312,6 +381,7 @@ class VelocityField:
         self.options = dict(loss=loss, activation=activation, bias=bias, diagonal_depth=diagonal_depth)
         self.fisher_route = fisher_route
         self.calls = 0
+        self.state: Any = None          # a stochastic run's CurvatureState for `geometry` probes, else None
         self._object = not isinstance(self.ops, NumpyOps)
         starts = np.cumsum([0] + [m * n for m, n in self.shapes])
         self._slots = tuple((int(starts[i]), m, n) for i, (m, n) in enumerate(self.shapes))
@@ -320,7 +390,29 @@ class VelocityField:
     def geometry(self, theta: Any) -> MatrixGeometry:
         """The geometry at θ."""
         return MatrixGeometry(unvec_layers(theta, self.shapes), self.data, self.ops, self.fisher_route,
+                              state=self.state, **self.options)
+
+    @property
+    def examples(self) -> int | None:
+        """Number of samples (None for moment data)."""
+        return None if isinstance(self.data, Moments) else int(self.data.X.shape[1])
+
+    def batch_geometry(self, theta: np.ndarray, columns: np.ndarray, state: Any = None) -> MatrixGeometry:
+        """The geometry at θ on the samples `columns` only (a minibatch), carrying a stochastic run's state."""
+        data = SampleData(self.data.X[:, columns], self.data.Y[:, columns])
+        return MatrixGeometry(unvec_layers(theta, self.shapes), data, self.ops, self.fisher_route, state=state,
                               **self.options)
+
+    def batch_velocity(self, geo: MatrixGeometry) -> np.ndarray:
+        """dθ/dt = vec(rule.velocity(∂ℓ_B/∂W, geometry of the batch B)) / τ."""
+        self.calls += 1
+        return vec_layers([np.asarray(v, dtype=float) for v in self.rule.velocity(geo.grads, geo, self.ops)]) / self.tau
+
+    def batch_loss(self, theta: np.ndarray, columns: np.ndarray) -> float:
+        """ℓ_B(θ) on the samples `columns` (one forward pass)."""
+        X, Y = self.data.X[:, columns], self.data.Y[:, columns]
+        f = forward(unvec_layers(theta, self.shapes), X, self.options["activation"], self.options["bias"])
+        return float(self.options["loss"].value(f, Y))
 
     def layer_velocities(self, theta: Any) -> tuple[Any, ...]:
         """τ dW_i/dt at θ, checked for count and shapes."""

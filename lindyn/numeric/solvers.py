@@ -11,6 +11,8 @@ states at those times, where and why it stopped). There is no other integrator i
 * `Discrete`: the algorithm a practitioner runs, θ_{k+1} = θ_k + lr·f(θ_k), t_k = k·lr, with
   optional update-speed clipping (`max_update`) and a record of every step's norm.
 * `HighPrecision`: Gragg–Bulirsch–Stoer extrapolation at `dps` digits (mpmath; small nets).
+* `Stochastic`: minibatch training (SGD, online natural gradient, K-FAC): the rule's gradients and
+  curvature estimated on each minibatch, Levenberg–Marquardt damping adapted between steps.
 
 Failures raise `lindyn.IntegrationFailed` (a run-time failure, not bad input) naming where the solver got to; with `Flow(on_failure="stop")`
 the states reached so far are returned instead and `Solved.stopped_at` says where it stopped
@@ -32,7 +34,7 @@ from .._checks import check_int, check_real, fail, failure
 from .._progress import Progress
 from ._ops import MpmathOps, NumpyOps
 
-__all__ = ["Solved", "Flow", "Discrete", "HighPrecision", "Method", "MAX_FLOW_EVALUATIONS", "MAX_DISCRETE_STEPS"]
+__all__ = ["Solved", "Flow", "Discrete", "HighPrecision", "Stochastic", "Method", "MAX_FLOW_EVALUATIONS", "MAX_DISCRETE_STEPS"]
 
 _SOLVERS = ("DOP853", "RK45", "RK23", "Radau", "BDF", "LSODA")
 _ROUTES = ("efficient", "explicit")
@@ -67,6 +69,10 @@ class Solved:
         clipped: `Discrete(max_update=...)`: number of steps whose norm was cut to `max_update`.
         step_norms: `Discrete(record_updates=True)`: ‖lr·f(θ_k)‖₂ of every step taken, before
             clipping (k = 0, 1, …; the applied norm is min(step_norms, max_update)), else None.
+        samples: `Stochastic`: examples seen at each returned state (k·batch), else None.
+        wall_time: `Stochastic`: seconds spent stepping up to each returned state (recording excluded).
+        damping: `Stochastic`: λ of the rule's `LevenbergMarquardt` schedule after each returned state
+            (NaN when the rule has none).
     """
 
     t: np.ndarray
@@ -77,6 +83,9 @@ class Solved:
     interpolant: Callable[[Any], np.ndarray] | None = field(default=None, repr=False)
     clipped: int = 0
     step_norms: np.ndarray | None = field(default=None, repr=False)
+    samples: np.ndarray | None = field(default=None, repr=False)
+    wall_time: np.ndarray | None = field(default=None, repr=False)
+    damping: np.ndarray | None = field(default=None, repr=False)
 
 
 def _check_route(route: Any) -> None:
@@ -260,6 +269,20 @@ def _piecewise(pieces: list[Any], theta0: np.ndarray) -> Callable[[Any], np.ndar
     return theta
 
 
+def _steps(ts: np.ndarray, lr: float) -> np.ndarray:
+    """Step indices k = round(t / lr) serving the requested times t (t_k = k·lr), checked."""
+    with np.errstate(over="ignore"):
+        k = np.rint(np.asarray(ts, dtype=float) / lr)
+    if k.size and not float(k[-1]) <= MAX_DISCRETE_STEPS:   # as floats: t/lr may exceed int64
+        raise fail("lr", f"large enough that max(t)/lr <= {MAX_DISCRETE_STEPS} steps", lr)
+    positive = np.asarray(ts, dtype=float) > 0
+    if np.any(positive & (k == 0)):   # a requested time t > 0 would be served by the initial state
+        t_min = float(np.min(np.asarray(ts, dtype=float)[positive]))
+        raise fail("lr", f"at most 2·t = {2 * t_min:g} for the smallest requested time t > 0, so that every such "
+                         "time takes at least one step", lr)
+    return k.astype(np.int64)
+
+
 @dataclass(frozen=True)
 class Discrete:
     """The discrete algorithm a practitioner runs: W_i ← W_i + lr · v_i(W)/τ, at times t_k = k·lr.
@@ -320,16 +343,8 @@ class Discrete:
 
     def steps(self, ts: np.ndarray) -> np.ndarray:
         """Step indices k = round(t / lr) that serve the requested times."""
-        with np.errstate(over="ignore"):
-            k = np.rint(np.asarray(ts, dtype=float) / self.lr)
-        if k.size and not float(k[-1]) <= MAX_DISCRETE_STEPS:   # as floats: t/lr may exceed int64
-            raise fail("lr", f"large enough that max(t)/lr <= {MAX_DISCRETE_STEPS} steps", self.lr)
-        positive = np.asarray(ts, dtype=float) > 0
-        if np.any(positive & (k == 0)):   # a requested time t > 0 would be served by the initial state
-            t_min = float(np.min(np.asarray(ts, dtype=float)[positive]))
-            raise fail("lr", f"at most 2·t = {2 * t_min:g} for the smallest requested time t > 0, so that every such "
-                             "time takes at least one step", self.lr)
-        return k.astype(np.int64)
+        return _steps(ts, self.lr)
+
 
     def solve(self, f: Callable[[np.ndarray], np.ndarray], theta0: np.ndarray, ts: np.ndarray,
               event: Event | None = None) -> Solved:
@@ -430,4 +445,147 @@ class HighPrecision:
         return Solved(np.asarray(ts, dtype=float), np.array(states, dtype=object), None, None, calls)
 
 
-Method = Flow | Discrete | HighPrecision
+_SAMPLINGS = ("independent", "epochs")
+_QUADRATICS = ("rule", "gauss-newton")
+
+
+@dataclass(frozen=True)
+class Stochastic:
+    """Minibatch training, the algorithm people run: θ_{k+1} = θ_k + lr·v(θ_k; B_k)/τ at t_k = k·lr.
+
+    At every step a minibatch B_k of `batch` examples is drawn, the geometry is built on it alone
+    (gradients ∂ℓ_B/∂W_i of the mean loss on B_k, and the rule's curvature from B_k), and the
+    rule's own velocity is applied. `GD()` is SGD; `bernacchia(LevenbergMarquardt(0.01),
+    SampledFisher())` is Bernacchia et al. 2018's online natural gradient; `kfac(
+    LevenbergMarquardt(...), MovingAverage())` is K-FAC. The run owns a
+    `lindyn.numeric.curvature.CurvatureState`: the estimators' random draws, running averages and
+    the λ of a `LevenbergMarquardt` damping, which is adapted after each step from the reduction
+    ratio ρ = [ℓ_B(θ + Δ) − ℓ_B(θ)] / m(Δ), with the quadratic model
+
+    * quadratic="rule" (default; Bernacchia et al.'s code): m(Δ) = ⟨g, Δ⟩ + ½ Σ_i ⟨Δ_i, Ĝ_i Δ_i Â_i⟩
+      with the damped factors the rule preconditioned with (for Δ = −α F̂⁻¹g this is
+      (−α + α²/2)⟨g, F̂⁻¹g⟩);
+    * quadratic="gauss-newton" (Martens & Grosse 2015 Sec. 6.5): m(Δ) = ⟨g, Δ⟩ + ½ (JΔ)ᵀ D (JΔ),
+      the exact Gauss–Newton curvature of the minibatch (forward-mode J Δ).
+
+    A rule that records no curvature is modelled by Gauss–Newton. The step is always taken.
+    Wall-clock time of the stepping (recording excluded) and the examples seen are returned.
+
+    Args:
+        lr: step size α > 0 (t counts iterations × α, as `Discrete`).
+        batch: minibatch size, 1 <= batch <= number of examples.
+        seed: seed of the minibatch draws and of the estimators' draws (>= 0).
+        sampling: 'independent' (default; each minibatch a fresh draw without replacement from all
+            examples, as Bernacchia et al.'s code) or 'epochs' (reshuffle, then consecutive batches;
+            a final partial batch is dropped).
+        quadratic: 'rule' or 'gauss-newton' (see above).
+        fisher_route: as `Flow` (rules that read the full Fisher).
+        on_failure: 'raise' (`IntegrationFailed`) or 'stop' (return what was reached).
+
+    >>> Stochastic(lr=1.0, batch=1000).samples_to_t([0, 10_000])
+    array([ 0., 10.])
+    """
+
+    lr: float = 1e-2
+    batch: int = 20
+    seed: int = 0
+    sampling: str = "independent"
+    quadratic: str = "rule"
+    fisher_route: str = "efficient"
+    on_failure: Literal["raise", "stop"] = "raise"
+
+    def __post_init__(self) -> None:
+        check_real(self.lr, "lr", positive=True)
+        check_int(self.batch, "batch", minimum=1)
+        check_int(self.seed, "seed", minimum=0)
+        if self.sampling not in _SAMPLINGS:
+            raise fail("sampling", "'independent' or 'epochs'", self.sampling)
+        if self.quadratic not in _QUADRATICS:
+            raise fail("quadratic", "'rule' or 'gauss-newton'", self.quadratic)
+        _check_route(self.fisher_route)
+        if self.on_failure not in ("raise", "stop"):
+            raise fail("on_failure", "'raise' or 'stop'", self.on_failure)
+
+    @property
+    def name(self) -> str:
+        """'stochastic'."""
+        return "stochastic"
+
+    def ops(self) -> NumpyOps:
+        """`NumpyOps()`."""
+        return NumpyOps()
+
+    def samples_to_t(self, samples: Any) -> np.ndarray:
+        """Times t = k·lr at which `samples` examples have been seen (k = samples / batch, rounded)."""
+        return np.rint(np.asarray(samples, dtype=float) / self.batch) * self.lr
+
+    def _batches(self, n: int, rng: np.random.Generator) -> Any:
+        if self.batch > n:
+            raise fail("batch", f"at most the {n} examples of the data", self.batch)
+        while True:
+            if self.sampling == "independent":
+                yield rng.choice(n, size=self.batch, replace=False)
+            else:
+                order = rng.permutation(n)
+                for start in range(0, n - self.batch + 1, self.batch):
+                    yield order[start:start + self.batch]
+
+    def _predicted(self, geo: Any, delta: np.ndarray) -> float:
+        """m(Δ) − m(0) of the quadratic model (see the class docstring)."""
+        D = geo.unvec(delta)
+        linear = sum(float(np.sum(g * d)) for g, d in zip(geo.grads, D))
+        if self.quadratic == "rule" and len(geo.noted) == len(D):
+            quad = sum(float(np.sum(d * (left @ d @ right))) for d, (left, right) in
+                       zip(D, (geo.noted[i] for i in range(len(D)))))
+        else:
+            Jd = geo.output_jvp(D)
+            quad = float(np.sum(np.asarray(geo.output_curvature) * Jd * Jd))
+        return linear + 0.5 * quad
+
+    def solve(self, f: Any, theta0: np.ndarray, ts: np.ndarray, event: Event | None = None) -> Solved:
+        """Minibatch steps from θ0; θ at the steps nearest to `ts` (times k·lr), with samples, wall time, λ."""
+        import time
+        from .curvature import CurvatureState, update_damping
+        if event is not None:
+            raise fail("event", "None with Stochastic (events need Flow or Discrete)", event)
+        n = getattr(f, "examples", None)
+        if n is None or not callable(getattr(f, "batch_geometry", None)):
+            raise fail("method", "Flow(), Discrete(lr) or HighPrecision() for moment data (Stochastic draws minibatches "
+                                 "from Samples(X, Y))", self)
+        steps = _steps(ts, self.lr)
+        batch_seed, draw_seed = np.random.SeedSequence(self.seed).spawn(2)
+        state = CurvatureState(np.random.default_rng(draw_seed))
+        batches = self._batches(n, np.random.default_rng(batch_seed))
+        T = len(steps)
+        out, wall, lam = np.empty((T, theta0.size)), np.zeros(T), np.full(T, np.nan)
+        theta, k, elapsed = theta0.copy(), 0, 0.0
+        progress = Progress(f"train (minibatch {self.batch})", float(steps[-1]) if T else 0.0, "steps")
+        with np.errstate(over="ignore", invalid="ignore"):
+            for j, target in enumerate(steps):
+                while k < target:
+                    start = time.perf_counter()
+                    columns = next(batches)
+                    geo = f.batch_geometry(theta, columns, state)
+                    delta = self.lr * f.batch_velocity(geo)
+                    if state.read:                      # a LevenbergMarquardt damping was used: adapt it
+                        after = f.batch_loss(theta + delta, columns)
+                        update_damping(state, (after - geo.loss_value) / self._predicted(geo, delta))
+                    theta = theta + delta
+                    k += 1
+                    state.step = k
+                    elapsed += time.perf_counter() - start
+                    progress.update(k)
+                    if not np.all(np.isfinite(theta)):
+                        why = "the iterates diverged; a smaller lr (or more damping) keeps them finite"
+                        if self.on_failure == "raise":
+                            raise failure(f"Stochastic(lr={self.lr:g}, batch={self.batch})",
+                                          f"step {k} (t = {k * self.lr:.6g})", why, time=k * self.lr)
+                        return Solved(steps[:j] * self.lr, out[:j], k * self.lr, why, k,
+                                      samples=steps[:j] * self.batch, wall_time=wall[:j], damping=lam[:j])
+                out[j], wall[j] = theta, elapsed
+                if state.damping:
+                    lam[j] = next(iter(state.damping.values()))
+        return Solved(steps * self.lr, out, None, None, k, samples=steps * self.batch, wall_time=wall, damping=lam)
+
+
+Method = Flow | Discrete | HighPrecision | Stochastic
