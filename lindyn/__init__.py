@@ -19,7 +19,7 @@ from ._version import __version__
 #: Where each public name lives. `import lindyn` loads only the errors and the version; a name's
 #: module (and sympy, scipy or matplotlib behind it) is imported when the name is first used.
 _WHERE: dict[str, tuple[str, ...]] = {
-    ".integrate": ('Discrete', 'Flow', 'HighPrecision', 'Stochastic', 'NumericTrajectory', 'geometry', 'integrate', 'layer_velocities',),
+    ".integrate": ('Discrete', 'Flow', 'HighPrecision', 'Stochastic', 'NumericTrajectory', 'estimated_factors', 'geometry', 'integrate', 'layer_velocities',),
     ".numeric.losses": ('LogisticLoss', 'MaskedSquaredLoss', 'SquaredLoss',),
     ".problem": ('Aligned', 'DiagonalInit', 'DiagonalNetwork', 'GivenWeights', 'Init', 'LambdaBalanced', 'Network', 'Problem', 'RandomOrthogonal', 'Samples', 'SmallRandom', 'Task', 'aligned_problem',),
     ".rules": ('GD', 'NGD', 'BlockNGD', 'FunctionRule', 'LearningRule', 'Scaled', 'bernacchia', 'kfac', 'rule', 'rule_from_name',
@@ -33,6 +33,7 @@ _WHERE: dict[str, tuple[str, ...]] = {
     ".claims": ('Claim', 'ClaimResult', 'Evidence', 'Measurement', 'all_claims', 'get_claim',),
     ".function_space": ('FunctionSpaceTrajectory', 'MaxMargin', 'ReductionCheck', 'completion_errors', 'derive_reduction', 'effective_rank', 'equal_margin_direction', 'function_space_trajectory', 'low_rank_problem', 'max_margin_direction', 'outside_span', 'separable_data', 'singular_crossing', 'sparse_teacher', 'sparse_regression_data', 'sparse_classification_data', 'diagonal_problem', 'min_l1_interpolant', 'L1MaxMargin', 'l1_max_margin_direction', 'recovery_error', 'sign_agreement',),
     ".report": ('write_report',),
+    ".datasets": ('read_idx', 'mnist', 'digits', 'autoencoder_samples', 'TeacherTask', 'bernacchia_linear_task', 'random_net',),
     ".verify": ('Verification', 'verify',),
     ".sweep": ('Grid', 'SweepResult', 'load_grid', 'sweep',),
 }
@@ -53,6 +54,7 @@ __all__ = [
     "ExactFactors", "SampledFisher", "EmpiricalFisher", "MovingAverage", "LevenbergMarquardt",
     # integrate: one integrator, solver objects
     "integrate", "layer_velocities", "geometry", "Flow", "Discrete", "HighPrecision", "Stochastic", "NumericTrajectory",
+    "estimated_factors",
     # derive: one derivation pipeline
     "derive", "Trajectory", "ModeProblem", "conserved_quantities", "IllConditioned", "CONDITION_WARN",
     # finite steps and every depth at once, derived from the same rule definitions
@@ -64,6 +66,8 @@ __all__ = [
     # verify: claims with their papers
     "verify", "Verification", "Claim", "ClaimResult", "Measurement", "Evidence", "all_claims", "get_claim",
     "write_report",
+    # data of the practical experiments (Bernacchia et al. 2018): a teacher task, digits, MNIST IDX files
+    "read_idx", "mnist", "digits", "autoencoder_samples", "TeacherTask", "bernacchia_linear_task", "random_net",
     # sweeps: grids of lindyn calls on Dask
     "sweep", "load_grid", "Grid", "SweepResult",
     # Kerekes et al. 2021: function-space flows and the experiments' tools
@@ -108,8 +112,8 @@ sys.modules[__name__].__class__ = _Package
 if TYPE_CHECKING:  # the real imports, for type checkers and IDEs
     from ._checks import IntegrationFailed, LindynError, LindynFailure, NoModeDecomposition, SingularCrossing
     from ._version import __version__
-    from .integrate import (Discrete, Flow, HighPrecision, NumericTrajectory, Stochastic, geometry, integrate,
-                            layer_velocities)
+    from .integrate import (Discrete, Flow, HighPrecision, NumericTrajectory, Stochastic, estimated_factors, geometry,
+                            integrate, layer_velocities)
     from .numeric.losses import LogisticLoss, MaskedSquaredLoss, SquaredLoss
     from .problem import (Aligned, DiagonalInit, DiagonalNetwork, GivenWeights, Init, LambdaBalanced, Network, Problem,
                           RandomOrthogonal, Samples, SmallRandom, Task, aligned_problem)
@@ -128,5 +132,7 @@ if TYPE_CHECKING:  # the real imports, for type checkers and IDEs
                                  sparse_teacher, sparse_regression_data, sparse_classification_data, diagonal_problem,
                                  min_l1_interpolant, L1MaxMargin, l1_max_margin_direction, recovery_error, sign_agreement)
     from .report import write_report
+    from .datasets import (TeacherTask, autoencoder_samples, bernacchia_linear_task, digits, mnist, random_net,
+                           read_idx)
     from .verify import Verification, verify
     from .sweep import Grid, SweepResult, load_grid, sweep

@@ -23,15 +23,15 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ._chain import chain_products, end_to_end, end_to_end_velocity
-from ._checks import LindynError, SingularCrossing, check_times, fail, failure
+from ._checks import LindynError, SingularCrossing, check_int, check_times, fail, failure
 from .numeric._ops import unvec_layers, vec_layers
-from .numeric.geometry import MatrixGeometry, Moments, VelocityField
+from .numeric.geometry import MatrixGeometry, Moments, VelocityField, forward
 from .numeric.singular import first_singular_point
 from .numeric.solvers import Discrete, Flow, HighPrecision, Method, Stochastic
-from .problem import Aligned, Problem
-from .rules import LearningRule
+from .problem import Aligned, Problem, Samples
+from .rules import GD, LearningRule
 
-__all__ = ["Flow", "Discrete", "HighPrecision", "Stochastic", "NumericTrajectory", "integrate", "layer_velocities", "geometry"]
+__all__ = ["Flow", "Discrete", "HighPrecision", "Stochastic", "NumericTrajectory", "estimated_factors", "integrate", "layer_velocities", "geometry"]
 
 #: A candidate invariant enters `NumericTrajectory.conserved` when its rate of change at the probe
 #: weights, relative to the size of the terms that make it, is below this (rounding is ~1e-15).
@@ -120,6 +120,17 @@ class NumericTrajectory:
         return np.stack([MatrixGeometry(tuple(w[k] for w in self._floats), data, loss=self.problem.loss,
                                         **net.geometry_options()).outputs
                          for k in range(len(self.t))])
+
+    def loss_on(self, data: Samples) -> np.ndarray:
+        """(T,): the loss ℓ(f(x; W(t)); y) of every stored state on other samples (a test set), one forward pass each."""
+        if not isinstance(data, Samples):
+            raise fail("data", "a lindyn.Samples(X, Y) with the network's input and output widths", data)
+        net = self.problem.network
+        if net.kind != "chain" or (data.X.shape[0], data.Y.shape[0]) != (net.widths[0], net.widths[-1]):
+            raise fail("data", f"samples with {net.widths[0]} inputs and {net.widths[-1]} outputs (a chain network)",
+                       f"X of shape {data.X.shape}, Y of shape {data.Y.shape}")
+        return np.array([self.problem.loss.value(forward(tuple(w[k] for w in self._floats), data.X, net.activation,
+                                                         net.bias), data.Y) for k in range(len(self.t))])
 
     @cached_property
     def loss(self) -> np.ndarray:
@@ -313,6 +324,35 @@ def geometry(problem: Problem, W: Sequence[Any] | None = None, *, fisher_route: 
     net = problem.network
     return MatrixGeometry(W0, problem.data(), fisher_route=fisher_route, loss=problem.loss,
                           **net.geometry_options())
+
+
+def estimated_factors(problem: Problem, estimator: Any, W: Sequence[Any] | None = None, *, seed: int = 0,
+                      columns: Any = None) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """K-FAC's factors (G_i, Ā_i) of every layer as `estimator` computes them at weights W.
+
+    `ExactFactors()` gives the geometry's exact factors (B_iᵀB_i, A_iΣA_iᵀ on a deep linear net with
+    the squared loss); `SampledFisher(S)` / `EmpiricalFisher()` the estimates of `Stochastic` runs
+    (`lindyn.numeric.curvature`), drawn with `seed`, from the examples `columns` (default all).
+
+    Args:
+        problem: a problem with sample data (a chain network).
+        estimator: `ExactFactors()`, `SampledFisher(...)`, `EmpiricalFisher()` (a `MovingAverage` needs a run).
+        W: layer weights (default the initial weights).
+        seed: seed of the estimator's draws (>= 0).
+        columns: indices of the examples to use (default all).
+    """
+    from .numeric.curvature import CurvatureState
+    from .rules import MovingAverage
+    if not isinstance(problem, Problem) or problem.moments:
+        raise fail("problem", "a lindyn.Problem with sample data (Samples(X, Y))", problem)
+    if isinstance(estimator, MovingAverage):
+        raise fail("estimator", "a per-batch estimator (a MovingAverage needs a Stochastic run)", estimator.name)
+    seed = check_int(seed, "seed", minimum=0)
+    W0 = problem.initial_weights() if W is None else tuple(np.asarray(w, dtype=float) for w in W)
+    f = _field(problem, GD(), Flow())
+    cols = np.arange(problem.task.n) if columns is None else np.asarray(columns, dtype=int)
+    geo = f.batch_geometry(vec_layers(W0), cols, CurvatureState(np.random.default_rng(seed)))
+    return tuple(geo.estimated_factors(i, estimator) for i in range(geo.depth))
 
 
 def integrate(problem: Problem, rule: LearningRule, t: Sequence[float], method: Method = Flow(), *,

@@ -23,7 +23,7 @@ JOINING = {"trajectory.py", "verify.py", "function_space.py", "discrete.py", "de
 #: Public modules the command line and the papers may import names from (besides `lindyn` itself).
 PUBLIC_MODULES = {"lindyn", "lindyn.cli", "lindyn.claims", "lindyn.rules", "lindyn.problem", "lindyn.integrate",
                   "lindyn.trajectory", "lindyn.discrete", "lindyn.depth", "lindyn.matrix", "lindyn.sweep", "lindyn.verify", "lindyn.report", "lindyn.latex", "lindyn.function_space",
-                  "lindyn.papers"}
+                  "lindyn.datasets", "lindyn.papers"}
 
 
 def rel(path: pathlib.Path) -> str:
