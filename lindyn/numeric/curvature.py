@@ -77,8 +77,10 @@ def _batch_factors(geo: Any, estimator: Any, state: CurvatureState | None) -> tu
         rng = _needs_state(estimator, state).rng
         scale = np.sqrt(np.asarray(geo.output_curvature, dtype=float) / omega)
         draws = estimator.samples
-        e = rng.standard_normal((draws, k, n)) * scale[None]
-        e = np.concatenate(list(e), axis=1)                       # k x (S n): the S draws side by side
+        # k x (S n): the S draws side by side; drawn in single precision (2x faster; a draw's rounding,
+        # 6e-8 relative, is far below the estimator's own sampling error 1/√(nS))
+        e = rng.standard_normal((k, draws * n), dtype=np.float32).astype(float)
+        e *= np.tile(scale, (1, draws)) if draws > 1 else scale
         deltas = geo.backpropagate(e, repeats=draws)
         count = n * draws
     elif isinstance(estimator, EmpiricalFisher):

@@ -81,7 +81,7 @@ def forward(W: Sequence[np.ndarray], X: np.ndarray, activation: str = "linear", 
     h = X
     for i, w in enumerate(W):
         z = w[:, :-1] @ h + w[:, -1:] if bias else w @ h
-        h = _phi(z, activation)[0] if i < len(W) - 1 and activation != "linear" else z
+        h = np.tanh(z, out=z) if i < len(W) - 1 and activation == "tanh" else z
     return h
 
 
