@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from ._checks import fail
+from ._checks import check_int, fail
 from .claims import Claim, ClaimResult, all_claims, error_text, plain_text, tex_escape
 
 __all__ = ["Verification", "verify"]
@@ -105,8 +105,54 @@ class Verification:
         return r"$\begin{array}{lcl}\text{claim} & & \text{routes}\\ \hline " + " ".join(rows) + r"\end{array}$"
 
 
+def _check_by_name(name: str, thorough: bool) -> tuple[Any, Any, float]:
+    """Run one registered claim in a worker process; return its evidence (picklable) and seconds."""
+    from .claims import get_claim
+    result = get_claim(name).check(thorough=thorough)
+    return result.symbolic, result.numeric, result.seconds
+
+
+#: Environment of the worker processes of `verify(jobs=N)`: one BLAS thread each (N workers share N cores).
+_WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _check_parallel(chosen: list[Claim], thorough: bool, jobs: int,
+                    progress: Progress | None) -> list[ClaimResult]:
+    """The claims in `jobs` worker processes (spawned, one BLAS thread each); results in the given order."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    saved = {k: os.environ.get(k) for k in _WORKER_ENV}
+    os.environ.update(_WORKER_ENV)          # inherited by the spawned workers only at start-up
+    try:
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    results: list[ClaimResult | None] = [None] * len(chosen)
+    with pool:
+        futures = {pool.submit(_check_by_name, c.name, thorough): k for k, c in enumerate(chosen)}
+        for future in as_completed(futures):
+            k = futures[future]
+            claim = chosen[k]
+            try:
+                symbolic, numeric, seconds = future.result()
+            except Exception as err:     # a worker that died is a failed claim, never a silent pass
+                label = f"worker process raised {type(err).__name__}: {err}"
+                from .claims import Evidence, Measurement
+                symbolic, numeric, seconds = None, Evidence(label, (Measurement(label, math.inf),)), 0.0
+            results[k] = ClaimResult(claim, symbolic, numeric, seconds)
+            if progress is not None:
+                progress(k, len(chosen), claim, None)
+                progress(k, len(chosen), claim, results[k])
+    return [r for r in results if r is not None]
+
+
 def verify(names: Sequence[str] | None = None, thorough: bool = False,
-           progress: Progress | None = None) -> Verification:
+           progress: Progress | None = None, jobs: int = 1) -> Verification:
     """Check claims of the literature: two routes each, or an experiment against a stated threshold.
 
     A two-route claim's symbolic route compares what lindyn derives from the rule definitions with
@@ -119,7 +165,9 @@ def verify(names: Sequence[str] | None = None, thorough: bool = False,
         names: claim names to run (default: all, see `lindyn.claims.all_claims`).
         thorough: widen the grids (depths, powers q, seeds); the default run takes well under a minute.
         progress: optional callback progress(index, total, claim, result), called before each claim
-            (result None) and after it.
+            (result None) and after it (with jobs > 1: both when it completes, in completion order).
+        jobs: claims run in this many worker processes at once (>= 1; 1 runs them here, in order).
+            Each worker uses one BLAS thread; results come back in the order of `names`.
 
     Returns:
         A `Verification` (`.passed`, `.results`, `.table()`, `.to_dict()`).
@@ -147,7 +195,11 @@ def verify(names: Sequence[str] | None = None, thorough: bool = False,
     if progress is not None and not callable(progress):
         raise fail("progress", "a callable progress(index, total, claim, result) or None", progress)
 
+    jobs = check_int(jobs, "jobs", minimum=1, maximum=256)
     start = time.perf_counter()
+    if jobs > 1 and len(chosen) > 1:
+        results = _check_parallel(chosen, thorough, min(jobs, len(chosen)), progress)
+        return Verification(tuple(results), thorough, time.perf_counter() - start)
     results = []
     for k, claim in enumerate(chosen):
         if progress is not None:

@@ -216,6 +216,20 @@ def test_verify_reports_progress():
     assert seen == [(0, 1, "parameter-speed-small-init", True), (0, 1, "parameter-speed-small-init", False)]
 
 
+def test_verify_in_worker_processes_gives_the_same_results():
+    names = ["parameter-speed-small-init", "ngd-gd-path", "ngd-singular-crossing"]
+    seen = []
+    parallel = verify(names, jobs=2, progress=lambda k, n, c, r: seen.append((k, c.name, r is None)))
+    serial = verify(names)
+    assert [r.claim.name for r in parallel.results] == names
+    assert [r.passed for r in parallel.results] == [r.passed for r in serial.results] == [True] * 3
+    for a, b in zip(parallel.results, serial.results):
+        assert [m.value for m in a.measurements] == pytest.approx([m.value for m in b.measurements], rel=1e-6, abs=1e-14)
+    assert sorted(seen) == sorted([(k, n, flag) for k, n in enumerate(names) for flag in (True, False)])
+    with pytest.raises(LindynError, match="jobs"):
+        verify(names, jobs=0)
+
+
 def test_cli_json_contract():
     proc = subprocess.run([sys.executable, "-m", "lindyn", "--json", "parameter-speed-small-init", "ngd-gd-path"],
                           capture_output=True, text=True, timeout=300)

@@ -32,6 +32,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--thorough", action="store_true", help="widen the grids (depths, q, seeds)")
     p.add_argument("--list", action="store_true", help="list the claims and exit")
     p.add_argument("--quiet", action="store_true", help="no progress display on stderr")
+    p.add_argument("--jobs", metavar="N", default=None,
+                   help="run N claims at once in worker processes (default: the number of CPU cores; 1: in order, "
+                        "in this process)")
     p.set_defaults(handler=run)
 
 
@@ -58,7 +61,10 @@ def run(args: argparse.Namespace) -> int:
         from ..report import writable_directory
         writable_directory(args.report, "report")
     progress = None if args.quiet else _progress
-    result = verify(args.claims or None, thorough=args.thorough, progress=progress)
+    import os
+    from ..cli import parse_int
+    jobs = (os.cpu_count() or 1) if args.jobs is None else parse_int(args.jobs, "--jobs", minimum=1)
+    result = verify(args.claims or None, thorough=args.thorough, progress=progress, jobs=jobs)
     notes, latex_failed = [], False
     if args.report:
         from ..report import PDFLATEX_HINT, LatexError, write_report
