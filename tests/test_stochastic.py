@@ -100,6 +100,9 @@ def test_gauss_newton_model_is_exact_on_a_one_layer_linear_net():
         traj = ld.integrate(problem, ld.kfac(ld.LevenbergMarquardt(0.5), ld.SampledFisher()),
                             np.arange(1, 9) * lr, method=method)
         assert np.allclose(traj.damping, 0.5 * (2 / 3) ** np.arange(1, 9), rtol=1e-9)
+    every = ld.Stochastic(lr=1.0, batch=20, quadratic="gauss-newton", adapt_every=3)
+    traj = ld.integrate(problem, ld.kfac(ld.LevenbergMarquardt(0.5)), np.arange(1, 10) * 1.0, method=every)
+    assert np.allclose(traj.damping, 0.5 * (2 / 3) ** (np.arange(1, 10) // 3), rtol=1e-9)   # adapted at steps 3, 6, 9
 
 
 def test_full_batch_stochastic_gd_is_discrete_gd():

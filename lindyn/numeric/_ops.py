@@ -69,18 +69,16 @@ def _certified_inverse(S: np.ndarray, rcond: float) -> np.ndarray | None:
     from scipy.linalg import lapack
     if not np.all(np.isfinite(S)):
         return None
-    c, info = lapack.dpotrf(S, lower=1, clean=0)
+    c, info = lapack.dpotrf(S, lower=1, clean=1)      # S = CCᵀ, C lower triangular
     if info != 0:
         return None
-    inv, info = lapack.dpotri(c, lower=1)
+    c_inv, info = lapack.dtrtri(c, lower=1)            # C⁻¹ (lower); S⁻¹ = C⁻ᵀC⁻¹, tr S⁻¹ = ‖C⁻¹‖_F²
     if info != 0:
         return None
-    inv = np.tril(inv)
-    inv = inv + np.tril(inv, -1).T
-    trace_inv = float(np.trace(inv))
+    trace_inv = float(np.einsum("ij,ij->", c_inv, c_inv))
     if not (trace_inv > 0 and float(np.trace(S)) * trace_inv < 0.5 / rcond):
         return None
-    return inv
+    return c_inv.T @ c_inv
 
 
 @dataclass(frozen=True)
