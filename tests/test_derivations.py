@@ -15,7 +15,7 @@ SCRIPTS = {
     "saxe2014": ["saxe2014.tex", "saxe2014_fig3_modes.png", "saxe2014_learning_time.png",
                  "saxe2014_fig3_random.png"],
     "bernacchia2018": ["bernacchia2018.tex", "bernacchia2018_rules.png", "bernacchia2018_deep.png",
-                       "bernacchia2018_bottleneck.png"],
+                       "bernacchia2018_bottleneck.png", "bernacchia2018_autoencoder.png"],
     "sweeps": ["saxe2014_depth_sweep.png", "integrate_rules_sweep.png"],
     "discrete": ["discrete.tex", "discrete_iterates.png", "discrete_eta_max.png", "discrete_modified.png",
                  "saxe2014_depth.png"],
