@@ -302,6 +302,11 @@ class MatrixGeometry:
         _, o = self.loss.kfac_weights(self.outputs, self.data.Y)
         if self.linear_chain:
             return self.B[i].T @ (o[:, None] * self.B[i])
+        if self.activation == "linear":     # with biases M_n = B_i (bias columns dropped) for every example
+            B = self.ops.eye(self.W[-1].shape[0])
+            for w in self.W[i + 1:][::-1]:
+                B = B @ (w[:, :-1] if self.bias else w)
+            return B.T @ (o[:, None] * B)
         M = self._output_jacobians[i]
         return np.einsum("nkr,k,nks->rs", M, o, M) / M.shape[0]
 

@@ -28,7 +28,7 @@ PAPERS = ("saxe2014", "bernacchia2018", "huh2020", "kerekes2021", "derived")
 #: Further modules whose `CLAIMS` belong to a paper (experiments too large for the paper's own module).
 SECTIONS: dict[str, tuple[str, ...]] = {
     "saxe2014": ("saxe2014_depth", "saxe2014_random"),
-    "bernacchia2018": ("bernacchia2018_autoencoder",),
+    "bernacchia2018": ("bernacchia2018_online", "bernacchia2018_autoencoder"),
     "huh2020": ("huh2020_generalisation", "huh2020_stability"),
     "kerekes2021": ("kerekes2021_sparse",),
     "derived": ("discrete_steps", "any_depth", "whole_matrix", "end_to_end", "alignment"),
