@@ -149,3 +149,28 @@ def test_bad_arguments_and_missing_scikit_learn(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)       # import fails as if not installed
     with pytest.raises(LindynError, match="scikit-learn"):
         ae.autoencoder_experiment(seeds=(0,), sgd_passes=1, ng_passes=1, widths=SMALL)
+
+
+def test_the_experiment_runs_on_mnist_files_from_a_path(tmp_path):
+    """The paper's MNIST route: IDX files written here (tiny 4x4 'images'), read by lindyn.mnist, same experiment."""
+    import struct
+    from lindyn import autoencoder_samples, mnist
+    rng = np.random.default_rng(0)
+
+    def write(name, array):
+        code = 0x08
+        header = struct.pack(">BBBB", 0, 0, code, array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
+        (tmp_path / name).write_bytes(header + array.astype(">u1").tobytes())
+
+    for prefix, n in (("train", 200), ("t10k", 60)):
+        write(f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, size=(n, 4, 4)))
+        write(f"{prefix}-labels-idx1-ubyte", rng.integers(0, 10, size=n))
+    train, test = autoencoder_samples(mnist(tmp_path, "train")[0], mnist(tmp_path, "test")[0])
+    r = ae.autoencoder_experiment(seeds=(0,), sgd_alphas=(0.04,), sgd_passes=2, ng_passes=2, ng_batch=100,
+                                  record_every=100, other_ng_batches=(), widths=(16, 8, 16), data=(train, test))
+    assert {run.arm for run in r.runs} == {r.sgd_arm(0.04), r.ng_arm(100)}
+    for run in r.runs:
+        assert run.samples[-1] == 400 and np.all(np.isfinite(run.test_error))
+        assert run.test_error[-1] < run.test_error[0]          # both learn something on the test images
+    with pytest.raises(LindynError, match="widths"):
+        ae.autoencoder_experiment(seeds=(0,), widths=(64, 8, 64), data=(train, test))

@@ -349,7 +349,8 @@ def autoencoder_experiment(seeds: Sequence[int] = SEEDS, sgd_alphas: Sequence[fl
                            sgd_passes: float = SGD_PASSES, ng_passes: float = NG_PASSES, ng_batch: int = NG_BATCH,
                            record_every: int = RECORD_EVERY, *, other_ng_batches: Sequence[int] = OTHER_NG_BATCHES,
                            sgd_batch: int = SGD_BATCH, ng_damping: float = NG_DAMPING,
-                           widths: Sequence[int] = WIDTHS, probe_alphas: Sequence[float] = ()) -> AutoencoderExperiment:
+                           widths: Sequence[int] = WIDTHS, probe_alphas: Sequence[float] = (),
+                           data: tuple[Samples, Samples] | None = None) -> AutoencoderExperiment:
     """Run SGD (every α) and online NG (every minibatch) on the digits autoencoder for every seed.
 
     SGD: θ ← θ − (α/b)∇ℓ_B with b = `sgd_batch` (the paper's α), `sgd_passes` passes. NG: θ ← θ + v(θ; B),
@@ -369,6 +370,9 @@ def autoencoder_experiment(seeds: Sequence[int] = SEEDS, sgd_alphas: Sequence[fl
         ng_damping: initial λ > 0.
         widths: the autoencoder's widths (n_0 = n_L = 64).
         probe_alphas: SGD α outside the grid, run on every seed and reported, never selected (may be empty).
+        data: (train, test) `Samples` to use instead of the digits, e.g. the paper's MNIST:
+            `autoencoder_samples(mnist(path, "train")[0], mnist(path, "test")[0])` with
+            widths (784, 400, 200, 100, 50, 100, 200, 400, 784) and ng_batch=1000.
 
     Returns:
         An `AutoencoderExperiment` with one `ArmRun` per arm and seed.
@@ -387,9 +391,15 @@ def autoencoder_experiment(seeds: Sequence[int] = SEEDS, sgd_alphas: Sequence[fl
     if isinstance(other_ng_batches, (str, bytes)) or not isinstance(other_ng_batches, (tuple, list)):
         raise _fail("other_ng_batches", "a tuple of minibatch sizes (may be empty)", other_ng_batches)
     network = autoencoder_network(widths)
-    if network.widths[0] != 64:
-        raise _fail("widths", "widths starting and ending with 64 (the digits' pixels)", widths)
-    train, test = autoencoder_data()
+    if data is None:
+        train, test = autoencoder_data()
+    elif not (isinstance(data, tuple) and len(data) == 2 and all(isinstance(d, Samples) for d in data)):
+        raise _fail("data", "None (the digits) or a pair (train, test) of lindyn.Samples", type(data).__name__)
+    else:
+        train, test = data
+    pixels = train.X.shape[0]
+    if network.widths[0] != pixels or network.widths[-1] != pixels or test.X.shape[0] != pixels:
+        raise _fail("widths", f"widths starting and ending with {pixels} (the images' pixels)", widths)
     n = train.X.shape[1]
     ng_batch = _int(ng_batch, "ng_batch", 1, n)
     sgd_batch = _int(sgd_batch, "sgd_batch", 1, n)
