@@ -1,7 +1,8 @@
 """High-precision ODE stepping with mpmath for `HighPrecision` (small networks only).
 
 The same rule code runs on numpy object arrays of `mpmath.mpf` with `MpmathOps` (the Fisher is
-formed densely and inverted with `mpmath.eigsy`). The ODE is solved by Gragg–Bulirsch–Stoer
+kept factored as KᵀK, `MpGram`, and its powers taken through the smaller G = KKᵀ; or formed densely
+and inverted with `mpmath.eigsy` on the explicit route). The ODE is solved by Gragg–Bulirsch–Stoer
 extrapolation (modified midpoint rule extrapolated in h²; Hairer, Nørsett & Wanner, Solving
 Ordinary Differential Equations I, §II.9), with adaptive macro steps and local tolerance
 10^−(dps−3) relative. It is used instead of `mpmath.odefun`, whose Taylor coefficients come from
@@ -20,7 +21,96 @@ import numpy as np
 from .._progress import Progress
 
 
-__all__ = ["to_mpf_array", "gbs_integrate"]
+__all__ = ["to_mpf_array", "gbs_integrate", "MpGram"]
+
+
+def _mp_cutoff(dps: int) -> Any:
+    """`MpmathOps`' relative Moore–Penrose cutoff 10^(−⌈3·dps/4⌉)."""
+    return mpmath.mpf(10) ** (-(dps * 3) // 4)
+
+
+class _MpFactoredPower:
+    """v ↦ Kᵀ M K v, kept factored (object arrays of mpf)."""
+
+    def __init__(self, K: np.ndarray, M: np.ndarray) -> None:
+        self.K, self.M = K, M
+
+    def __matmul__(self, x: Any) -> np.ndarray:
+        return self.K.T @ (self.M @ (self.K @ x))
+
+
+class MpGram:
+    """F = KᵀK kept factored at high precision (K: m x P object array of mpf).
+
+    `pinv_pow(q, ops)` = (F⁺)^q = Kᵀ (G⁺)^{q+1} K with G = KKᵀ (m x m): F and G share their nonzero
+    eigenvalues (K = UΣVᵀ: F = VΣ²Vᵀ, G = UΣ²Uᵀ, KᵀG^{+(q+1)}K = VΣ^{−2q}Vᵀ), so when m < P the
+    eigendecomposition is of the smaller matrix, with `MpmathOps`' cutoff relative to the same λ_max.
+    For q = 1 a certified inverse (mpmath LU) is used when tr G · tr G⁻¹ < ½·10^{⌈3dps/4⌉}, which
+    proves every eigenvalue is above the cutoff (λ_max <= tr G, 1/λ_min <= tr G⁻¹). When m >= P it
+    is the dense F with `ops.pinv_pow`. Moments data: K = (Σ^{1/2} ⊗ I) J, so KᵀK = Jᵀ(Σ ⊗ I)J.
+    """
+
+    def __init__(self, K: np.ndarray) -> None:
+        self.K = K
+
+    @classmethod
+    def from_moments(cls, J: np.ndarray, Sigma: np.ndarray, n_out: int) -> "MpGram":
+        """K = (Σ^{1/2} ⊗ I_{n_out}) J, Σ^{1/2} by `mpmath.eigsy` (negative rounding clipped to 0)."""
+        n = Sigma.shape[0]
+        A = mpmath.matrix(n, n)
+        for i in range(n):
+            for k in range(n):
+                A[i, k] = (Sigma[i, k] + Sigma[k, i]) / 2
+        lam, V = mpmath.eigsy(A)
+        root = np.empty((n, n), dtype=object)
+        for i in range(n):
+            for k in range(n):
+                root[i, k] = mpmath.fsum(V[i, m] * mpmath.sqrt(max(lam[m], 0)) * V[k, m] for m in range(n))
+        eye = np.empty((n_out, n_out), dtype=object)
+        for i in range(n_out):
+            for k in range(n_out):
+                eye[i, k] = mpmath.mpf(1 if i == k else 0)
+        return cls(np.kron(root, eye) @ J)
+
+    def __matmul__(self, v: Any) -> np.ndarray:
+        """F v = Kᵀ(K v)."""
+        return self.K.T @ (self.K @ v)
+
+    def dense(self) -> np.ndarray:
+        """KᵀK as a P x P object array."""
+        return self.K.T @ self.K
+
+    def pinv_pow(self, q: Any, ops: Any) -> Any:
+        """(F⁺)^q, factored through G = KKᵀ when K has fewer rows than columns (see the class docstring)."""
+        m, P = self.K.shape
+        if m >= P:
+            return ops.pinv_pow(self.dense(), q)
+        G = self.K @ self.K.T
+        qq = ops.scalar(q)
+        cutoff = _mp_cutoff(ops.dps)
+        if qq == 1:
+            try:
+                Gi = mpmath.inverse(mpmath.matrix(G.tolist()))
+            except ZeroDivisionError:
+                Gi = None
+            if Gi is not None:
+                inv = np.array(Gi.tolist(), dtype=object)
+                trace_inv = mpmath.fsum(inv[i, i] for i in range(m))
+                if trace_inv > 0 and mpmath.fsum(G[i, i] for i in range(m)) * trace_inv < 1 / (2 * cutoff):
+                    return _MpFactoredPower(self.K, inv @ inv)
+        A = mpmath.matrix(m, m)
+        for i in range(m):
+            for k in range(m):
+                A[i, k] = (G[i, k] + G[k, i]) / 2
+        lam, U = mpmath.eigsy(A)
+        lam_max = max(abs(lam[i]) for i in range(m))
+        floor = cutoff * max(lam_max, mpmath.mpf(10) ** (-ops.dps))
+        powered = [lam[i] ** (-(qq + 1)) if lam[i] > floor else mpmath.mpf(0) for i in range(m)]
+        M = np.empty((m, m), dtype=object)
+        for i in range(m):
+            for k in range(m):
+                M[i, k] = mpmath.fsum(U[i, j] * powered[j] * U[k, j] for j in range(m))
+        return _MpFactoredPower(self.K, M)
 
 
 def to_mpf_array(x: Any) -> np.ndarray:

@@ -406,25 +406,24 @@ class HighPrecision:
 
     Args:
         dps: working precision in decimal digits, 15 <= dps <= 200.
+        fisher_route: 'efficient' (default: F = KᵀK kept factored, powers through the smaller
+            G = KKᵀ, `lindyn.numeric.highprec.MpGram`) or 'explicit' (the dense P x P Fisher, `eigsy`).
 
     >>> HighPrecision(dps=40).dps
     40
     """
 
     dps: int = 30
+    fisher_route: str = "efficient"
 
     def __post_init__(self) -> None:
         check_int(self.dps, "dps", minimum=15, maximum=200)
+        _check_route(self.fisher_route)
 
     @property
     def name(self) -> str:
         """'mpmath'."""
         return "mpmath"
-
-    @property
-    def fisher_route(self) -> str:
-        """'explicit': the dense Fisher in mpf."""
-        return "explicit"
 
     def ops(self) -> MpmathOps:
         """`MpmathOps(dps)`."""
