@@ -20,6 +20,10 @@ import sys
 from typing import Any
 
 
+#: The default --jobs is the number of CPU cores, at most this (each worker imports lindyn and sympy, ~0.3 GB).
+DEFAULT_MAX_JOBS = 8
+
+
 def register(subparsers: Any) -> None:
     """Add the `verify` subcommand."""
     p = subparsers.add_parser(
@@ -33,8 +37,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--list", action="store_true", help="list the claims and exit")
     p.add_argument("--quiet", action="store_true", help="no progress display on stderr")
     p.add_argument("--jobs", metavar="N", default=None,
-                   help="run N claims at once in worker processes (default: the number of CPU cores; 1: in order, "
-                        "in this process)")
+                   help="run N claims at once in worker processes (default: the number of CPU cores, at most 8; 1: in "
+                        "order, in this process)")
     p.set_defaults(handler=run)
 
 
@@ -63,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     progress = None if args.quiet else _progress
     import os
     from ..cli import parse_int
-    jobs = (os.cpu_count() or 1) if args.jobs is None else parse_int(args.jobs, "--jobs", minimum=1)
+    jobs = min(os.cpu_count() or 1, DEFAULT_MAX_JOBS) if args.jobs is None else parse_int(args.jobs, "--jobs", minimum=1)
     result = verify(args.claims or None, thorough=args.thorough, progress=progress, jobs=jobs)
     notes, latex_failed = [], False
     if args.report:
