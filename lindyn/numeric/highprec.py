@@ -39,13 +39,68 @@ class _MpFactoredPower:
         return self.K.T @ (self.M @ (self.K @ x))
 
 
+def _cholesky_inverse(G: np.ndarray) -> np.ndarray | None:
+    """C⁻¹ (lower triangular, object array) with G = CCᵀ, or None if G is not numerically positive definite."""
+    m = G.shape[0]
+    C = [[mpmath.mpf(0)] * m for _ in range(m)]
+    for j in range(m):
+        d = G[j, j] - mpmath.fsum(C[j][k] * C[j][k] for k in range(j))
+        if not d > 0:
+            return None
+        C[j][j] = mpmath.sqrt(d)
+        for i in range(j + 1, m):
+            C[i][j] = (G[i, j] - mpmath.fsum(C[i][k] * C[j][k] for k in range(j))) / C[j][j]
+    inv = np.empty((m, m), dtype=object)
+    inv[:] = mpmath.mpf(0)
+    for j in range(m):                      # forward substitution, column j of C⁻¹
+        inv[j, j] = 1 / C[j][j]
+        for i in range(j + 1, m):
+            inv[i, j] = -mpmath.fsum(C[i][k] * inv[k, j] for k in range(j, i)) / C[i][i]
+    return inv
+
+
+_ROOTS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _sqrt_psd(Sigma: np.ndarray, n_out: int) -> np.ndarray:
+    """Σ^{1/2} ⊗ I_{n_out} for a symmetric PSD object array Σ (`mpmath.eigsy`; negative rounding clipped
+    to 0; diagonal Σ directly), cached per array object (the data of one run)."""
+    hit = _ROOTS.get((id(Sigma), n_out))
+    if hit is not None and hit[0] is Sigma:
+        return hit[1]
+    n = Sigma.shape[0]
+    root = np.empty((n, n), dtype=object)
+    if all(Sigma[i, k] == 0 for i in range(n) for k in range(n) if i != k):
+        for i in range(n):
+            for k in range(n):
+                root[i, k] = mpmath.sqrt(max(Sigma[i, i], 0)) if i == k else mpmath.mpf(0)
+    else:
+        A = mpmath.matrix(n, n)
+        for i in range(n):
+            for k in range(n):
+                A[i, k] = (Sigma[i, k] + Sigma[k, i]) / 2
+        lam, V = mpmath.eigsy(A)
+        for i in range(n):
+            for k in range(n):
+                root[i, k] = mpmath.fsum(V[i, j] * mpmath.sqrt(max(lam[j], 0)) * V[k, j] for j in range(n))
+    eye = np.empty((n_out, n_out), dtype=object)
+    for i in range(n_out):
+        for k in range(n_out):
+            eye[i, k] = mpmath.mpf(1 if i == k else 0)
+    left = np.kron(root, eye)
+    if len(_ROOTS) > 32:
+        _ROOTS.clear()
+    _ROOTS[(id(Sigma), n_out)] = (Sigma, left)     # keeps Σ alive, so its id is not reused while cached
+    return left
+
+
 class MpGram:
     """F = KᵀK kept factored at high precision (K: m x P object array of mpf).
 
     `pinv_pow(q, ops)` = (F⁺)^q = Kᵀ (G⁺)^{q+1} K with G = KKᵀ (m x m): F and G share their nonzero
     eigenvalues (K = UΣVᵀ: F = VΣ²Vᵀ, G = UΣ²Uᵀ, KᵀG^{+(q+1)}K = VΣ^{−2q}Vᵀ), so when m < P the
     eigendecomposition is of the smaller matrix, with `MpmathOps`' cutoff relative to the same λ_max.
-    For q = 1 a certified inverse (mpmath LU) is used when tr G · tr G⁻¹ < ½·10^{⌈3dps/4⌉}, which
+    For q = 1 a certified inverse (Cholesky) is used when tr G · tr G⁻¹ < ½·10^{⌈3dps/4⌉}, which
     proves every eigenvalue is above the cutoff (λ_max <= tr G, 1/λ_min <= tr G⁻¹). When m >= P it
     is the dense F with `ops.pinv_pow`. Moments data: K = (Σ^{1/2} ⊗ I) J, so KᵀK = Jᵀ(Σ ⊗ I)J.
     """
@@ -55,22 +110,8 @@ class MpGram:
 
     @classmethod
     def from_moments(cls, J: np.ndarray, Sigma: np.ndarray, n_out: int) -> "MpGram":
-        """K = (Σ^{1/2} ⊗ I_{n_out}) J, Σ^{1/2} by `mpmath.eigsy` (negative rounding clipped to 0)."""
-        n = Sigma.shape[0]
-        A = mpmath.matrix(n, n)
-        for i in range(n):
-            for k in range(n):
-                A[i, k] = (Sigma[i, k] + Sigma[k, i]) / 2
-        lam, V = mpmath.eigsy(A)
-        root = np.empty((n, n), dtype=object)
-        for i in range(n):
-            for k in range(n):
-                root[i, k] = mpmath.fsum(V[i, m] * mpmath.sqrt(max(lam[m], 0)) * V[k, m] for m in range(n))
-        eye = np.empty((n_out, n_out), dtype=object)
-        for i in range(n_out):
-            for k in range(n_out):
-                eye[i, k] = mpmath.mpf(1 if i == k else 0)
-        return cls(np.kron(root, eye) @ J)
+        """K = (Σ^{1/2} ⊗ I_{n_out}) J (Σ^{1/2} by `mpmath.eigsy`, cached per Σ)."""
+        return cls(_sqrt_psd(Sigma, n_out) @ J)
 
     def __matmul__(self, v: Any) -> np.ndarray:
         """F v = Kᵀ(K v)."""
@@ -89,14 +130,11 @@ class MpGram:
         qq = ops.scalar(q)
         cutoff = _mp_cutoff(ops.dps)
         if qq == 1:
-            try:
-                Gi = mpmath.inverse(mpmath.matrix(G.tolist()))
-            except ZeroDivisionError:
-                Gi = None
-            if Gi is not None:
-                inv = np.array(Gi.tolist(), dtype=object)
-                trace_inv = mpmath.fsum(inv[i, i] for i in range(m))
-                if trace_inv > 0 and mpmath.fsum(G[i, i] for i in range(m)) * trace_inv < 1 / (2 * cutoff):
+            c_inv = _cholesky_inverse(G)             # G⁻¹ = C⁻ᵀC⁻¹, tr G⁻¹ = ‖C⁻¹‖_F²
+            if c_inv is not None:
+                trace_inv = mpmath.fsum(x * x for x in c_inv.ravel())
+                if mpmath.fsum(G[i, i] for i in range(m)) * trace_inv < 1 / (2 * cutoff):
+                    inv = c_inv.T @ c_inv
                     return _MpFactoredPower(self.K, inv @ inv)
         A = mpmath.matrix(m, m)
         for i in range(m):
@@ -173,10 +211,10 @@ def _gbs_step(F: Any, x: Any, y: np.ndarray, H: Any, tol: Any, k_max: int = 14) 
     for k in range(1, k_max + 1):
         n = 2 * k
         h = H / n
-        z0, z1 = y, y + h * f0
+        z0, z1 = y, y + f0 * h                 # array * mpf: mpf * array would first try (and fail) to convert the array
         for m in range(1, n):
-            z0, z1 = z1, z0 + 2 * h * F(x + m * h, z1)
-        row = [(z0 + z1 + h * F(x + H, z1)) / 2]
+            z0, z1 = z1, z0 + F(x + m * h, z1) * (2 * h)
+        row = [(z0 + z1 + F(x + H, z1) * h) / 2]
         for j in range(1, k):
             ratio = mpmath.mpf(n) ** 2 / mpmath.mpf(2 * (k - j)) ** 2
             row.append(row[j - 1] + (row[j - 1] - rows[-1][j - 1]) / (ratio - 1))
