@@ -338,7 +338,7 @@ class MatrixGeometry:
             J = self.jacobian()
             if self.fisher_route == "efficient" and J.dtype == object:   # mpmath: F = KᵀK kept factored
                 from .highprec import MpGram
-                return MpGram.from_moments(J, self.Sigma, self.W[-1].shape[0])
+                return MpGram.from_moments(J, self.Sigma, self.W[-1].shape[0], self.ops)
             D = np.kron(self.Sigma, np.eye(self.W[-1].shape[0], dtype=J.dtype))
             return J.T @ D @ J
         from .losses import LowRankGram

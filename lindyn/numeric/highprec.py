@@ -13,6 +13,7 @@ operations per velocity), so keep P <= ~10.
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any, Callable, Sequence
 
 import mpmath
@@ -62,27 +63,13 @@ def _cholesky_inverse(G: np.ndarray) -> np.ndarray | None:
 _ROOTS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _sqrt_psd(Sigma: np.ndarray, n_out: int) -> np.ndarray:
-    """Σ^{1/2} ⊗ I_{n_out} for a symmetric PSD object array Σ (`mpmath.eigsy`; negative rounding clipped
-    to 0; diagonal Σ directly), cached per array object (the data of one run)."""
+def _sqrt_psd(Sigma: np.ndarray, n_out: int, ops: Any) -> np.ndarray:
+    """Σ^{1/2} ⊗ I_{n_out} for a symmetric PSD object array Σ (`ops.pinv_pow(Σ, −1/2)`: eigenvalues below
+    `MpmathOps`' cut-off count as 0), cached per array object (the data of one run)."""
     hit = _ROOTS.get((id(Sigma), n_out))
     if hit is not None and hit[0] is Sigma:
         return hit[1]
-    n = Sigma.shape[0]
-    root = np.empty((n, n), dtype=object)
-    if all(Sigma[i, k] == 0 for i in range(n) for k in range(n) if i != k):
-        for i in range(n):
-            for k in range(n):
-                root[i, k] = mpmath.sqrt(max(Sigma[i, i], 0)) if i == k else mpmath.mpf(0)
-    else:
-        A = mpmath.matrix(n, n)
-        for i in range(n):
-            for k in range(n):
-                A[i, k] = (Sigma[i, k] + Sigma[k, i]) / 2
-        lam, V = mpmath.eigsy(A)
-        for i in range(n):
-            for k in range(n):
-                root[i, k] = mpmath.fsum(V[i, j] * mpmath.sqrt(max(lam[j], 0)) * V[k, j] for j in range(n))
+    root = ops.pinv_pow(Sigma, Fraction(-1, 2))
     eye = np.empty((n_out, n_out), dtype=object)
     for i in range(n_out):
         for k in range(n_out):
@@ -99,7 +86,7 @@ class MpGram:
 
     `pinv_pow(q, ops)` = (F⁺)^q = Kᵀ (G⁺)^{q+1} K with G = KKᵀ (m x m): F and G share their nonzero
     eigenvalues (K = UΣVᵀ: F = VΣ²Vᵀ, G = UΣ²Uᵀ, KᵀG^{+(q+1)}K = VΣ^{−2q}Vᵀ), so when m < P the
-    eigendecomposition is of the smaller matrix, with `MpmathOps`' cutoff relative to the same λ_max.
+    power is `ops.pinv_pow` of the smaller matrix, whose cutoff is relative to the same λ_max.
     For q = 1 a certified inverse (Cholesky) is used when tr G · tr G⁻¹ < ½·10^{⌈3dps/4⌉}, which
     proves every eigenvalue is above the cutoff (λ_max <= tr G, 1/λ_min <= tr G⁻¹). When m >= P it
     is the dense F with `ops.pinv_pow`. Moments data: K = (Σ^{1/2} ⊗ I) J, so KᵀK = Jᵀ(Σ ⊗ I)J.
@@ -109,9 +96,9 @@ class MpGram:
         self.K = K
 
     @classmethod
-    def from_moments(cls, J: np.ndarray, Sigma: np.ndarray, n_out: int) -> "MpGram":
-        """K = (Σ^{1/2} ⊗ I_{n_out}) J (Σ^{1/2} by `mpmath.eigsy`, cached per Σ)."""
-        return cls(_sqrt_psd(Sigma, n_out) @ J)
+    def from_moments(cls, J: np.ndarray, Sigma: np.ndarray, n_out: int, ops: Any) -> "MpGram":
+        """K = (Σ^{1/2} ⊗ I_{n_out}) J (Σ^{1/2} from `ops`, cached per Σ)."""
+        return cls(_sqrt_psd(Sigma, n_out, ops) @ J)
 
     def __matmul__(self, v: Any) -> np.ndarray:
         """F v = Kᵀ(K v)."""
@@ -136,18 +123,8 @@ class MpGram:
                 if mpmath.fsum(G[i, i] for i in range(m)) * trace_inv < 1 / (2 * cutoff):
                     inv = c_inv.T @ c_inv
                     return _MpFactoredPower(self.K, inv @ inv)
-        A = mpmath.matrix(m, m)
-        for i in range(m):
-            for k in range(m):
-                A[i, k] = (G[i, k] + G[k, i]) / 2
-        lam, U = mpmath.eigsy(A)
-        lam_max = max(abs(lam[i]) for i in range(m))
-        floor = cutoff * max(lam_max, mpmath.mpf(10) ** (-ops.dps))
-        powered = [lam[i] ** (-(qq + 1)) if lam[i] > floor else mpmath.mpf(0) for i in range(m)]
-        M = np.empty((m, m), dtype=object)
-        for i in range(m):
-            for k in range(m):
-                M[i, k] = mpmath.fsum(U[i, j] * powered[j] * U[k, j] for j in range(m))
+        # (G⁺)^{q+1} with `MpmathOps`' cut-off (relative to λ_max(G) = λ_max(F))
+        M = ops.pinv_pow(G, Fraction(q) + 1)
         return _MpFactoredPower(self.K, M)
 
 

@@ -12,6 +12,7 @@ The modules use only lindyn's public API; the helpers their routes share (`curve
 from __future__ import annotations
 
 import importlib
+import math
 from types import ModuleType
 from typing import Any, Sequence
 
@@ -21,7 +22,8 @@ import sympy
 from lindyn import LindynError
 from lindyn.claims import Claim, Curve
 
-__all__ = ["PAPERS", "SECTIONS", "paper_module", "paper_claims", "collect_claims", "curve", "sample_points", "expr_difference", "rel_max"]
+__all__ = ["PAPERS", "SECTIONS", "paper_module", "paper_claims", "collect_claims", "curve", "sample_points", "expr_difference", "rel_max",
+           "bad_argument", "integer_argument", "positive_argument"]
 
 PAPERS = ("saxe2014", "bernacchia2018", "huh2020", "kerekes2021", "derived")
 
@@ -123,3 +125,25 @@ def rel_max(a: Any, b: Any, scale: Any = None) -> float:
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     sc = float(np.max(np.abs(b))) if scale is None else float(scale)
     return float(np.max(np.abs(a - b)) / max(sc, 1e-300))
+
+
+def bad_argument(name: str, allowed: str, got: Any) -> LindynError:
+    """The error of an experiment's bad argument, in lindyn's one format (to be raised by the caller)."""
+    return LindynError(f"Argument `{name}` must be {allowed}, got {name}={got!r}.")
+
+
+def integer_argument(x: Any, name: str, minimum: int, maximum: int | None = None) -> int:
+    """`x` as an int in [minimum, maximum] (numpy integers count, bools do not), else `bad_argument`."""
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < minimum \
+            or (maximum is not None and x > maximum):
+        allowed = f"an integer >= {minimum}" if maximum is None else f"an integer in [{minimum}, {maximum}]"
+        raise bad_argument(name, allowed, x)
+    return int(x)
+
+
+def positive_argument(x: Any, name: str) -> float:
+    """`x` as a finite float > 0, else `bad_argument`."""
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(x) and x > 0):
+        raise bad_argument(name, "a finite number > 0", x)
+    return float(x)

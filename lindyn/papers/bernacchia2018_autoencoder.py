@@ -57,10 +57,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from lindyn import (GD, GivenWeights, LevenbergMarquardt, LindynError, Network, Problem, SampledFisher, Samples,
+from lindyn import (GD, GivenWeights, LevenbergMarquardt, Network, Problem, SampledFisher, Samples,
                     Stochastic, autoencoder_samples, bernacchia, digits, integrate, random_net)
 from lindyn.claims import Claim, Evidence, Measurement, Plot
-from lindyn.papers import curve
+from lindyn.papers import bad_argument, curve, integer_argument, positive_argument
 
 __all__ = ["CLAIMS", "ArmRun", "AutoencoderExperiment", "autoencoder_network", "autoencoder_data", "sgd_method",
            "ng_method", "ng_rule", "train_arm", "autoencoder_experiment", "autoencoder_panels", "autoencoder_evidence",
@@ -114,28 +114,11 @@ def _one_blas_thread() -> Any:
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _fail(name: str, allowed: str, value: Any) -> LindynError:
-    return LindynError(f"Argument `{name}` must be {allowed}, got {name}={value!r}.")
-
-
-def _int(x: Any, name: str, minimum: int, maximum: int | None = None) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < minimum or (maximum is not None and x > maximum):
-        allowed = f"an integer >= {minimum}" if maximum is None else f"an integer in [{minimum}, {maximum}]"
-        raise _fail(name, allowed, x)
-    return int(x)
-
-
-def _positive(x: Any, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float, np.floating, np.integer)) or not (math.isfinite(x) and x > 0):
-        raise _fail(name, "a finite number > 0", x)
-    return float(x)
-
-
 def _tuple(x: Any, name: str, what: str) -> tuple[Any, ...]:
     if isinstance(x, (str, bytes)) or not isinstance(x, (tuple, list)) or not x:
-        raise _fail(name, f"a non-empty tuple of {what}", x)
+        raise bad_argument(name, f"a non-empty tuple of {what}", x)
     if len(set(x)) != len(x):
-        raise _fail(name, f"a tuple of distinct {what}", x)
+        raise bad_argument(name, f"a tuple of distinct {what}", x)
     return tuple(x)
 
 
@@ -155,7 +138,7 @@ def autoencoder_network(widths: Sequence[int] = WIDTHS) -> Network:
     # === check arguments
     if isinstance(widths, (str, bytes)) or not isinstance(widths, (tuple, list)) or len(widths) < 2 \
             or widths[0] != widths[-1]:
-        raise _fail("widths", "(n_0, …, n_L) with L >= 1 and n_L = n_0 (an autoencoder)", widths)
+        raise bad_argument("widths", "(n_0, …, n_L) with L >= 1 and n_L = n_0 (an autoencoder)", widths)
     return Network(tuple(widths), activation="tanh", bias=True)
 
 
@@ -180,7 +163,7 @@ def sgd_method(alpha: float, seed: int, batch: int = SGD_BATCH) -> Stochastic:
     >>> sgd_method(0.08, seed=1).lr
     0.004
     """
-    return Stochastic(lr=_positive(alpha, "alpha") / _int(batch, "batch", 1), batch=batch, seed=seed,
+    return Stochastic(lr=positive_argument(alpha, "alpha") / integer_argument(batch, "batch", 1), batch=batch, seed=seed,
                       on_failure="stop")
 
 
@@ -190,7 +173,7 @@ def ng_method(batch: int, seed: int, lr: float = NG_LR) -> Stochastic:
     >>> ng_method(500, seed=0).lr
     1.0
     """
-    return Stochastic(lr=_positive(lr, "lr"), batch=_int(batch, "batch", 1), seed=seed, on_failure="stop")
+    return Stochastic(lr=positive_argument(lr, "lr"), batch=integer_argument(batch, "batch", 1), seed=seed, on_failure="stop")
 
 
 def ng_rule(damping: float = NG_DAMPING) -> Any:
@@ -199,7 +182,7 @@ def ng_rule(damping: float = NG_DAMPING) -> Any:
     >>> ng_rule().name
     'bernacchia[damping=LM(1); sampled-fisher]'
     """
-    return bernacchia(LevenbergMarquardt(_positive(damping, "damping")), SampledFisher())
+    return bernacchia(LevenbergMarquardt(positive_argument(damping, "damping")), SampledFisher())
 
 
 @dataclass(frozen=True)
@@ -264,11 +247,11 @@ def train_arm(arm: str, problem: Problem, test: Samples, rule: Any, method: Stoc
     """
     # === check arguments
     if not isinstance(method, Stochastic):
-        raise _fail("method", "a lindyn.Stochastic(lr, batch, ...)", method)
-    record_every = _int(record_every, "record_every", 1)
+        raise bad_argument("method", "a lindyn.Stochastic(lr, batch, ...)", method)
+    record_every = integer_argument(record_every, "record_every", 1)
     if record_every % method.batch:
-        raise _fail("record_every", f"a multiple of the minibatch {method.batch}", record_every)
-    total = _int(total, "total", record_every)
+        raise bad_argument("record_every", f"a multiple of the minibatch {method.batch}", record_every)
+    total = integer_argument(total, "total", record_every)
     samples = np.arange(0, total // record_every + 1) * record_every
     traj = integrate(problem, rule, method.samples_to_t(samples), method=method)
     stopped = None if traj.stopped_at is None else float(traj.stopped_at / method.lr * method.batch)
@@ -325,7 +308,7 @@ class AutoencoderExperiment:
         for r in self.runs:
             if r.arm == arm and r.seed == seed:
                 return r
-        raise _fail("arm", "one of " + ", ".join(self.arms) + f" with seed in {self.seeds}", (arm, seed))
+        raise bad_argument("arm", "one of " + ", ".join(self.arms) + f" with seed in {self.seeds}", (arm, seed))
 
     def mean_final_error(self, arm: str) -> float:
         """The final test error of `arm` averaged over the seeds (∞ if it diverged on any)."""
@@ -381,36 +364,36 @@ def autoencoder_experiment(seeds: Sequence[int] = SEEDS, sgd_alphas: Sequence[fl
         LindynError: bad arguments, or scikit-learn missing (the digits ship with it).
     """
     # === check arguments
-    seeds = tuple(_int(s, "seeds", 0) for s in _tuple(seeds, "seeds", "integer seeds >= 0"))
-    sgd_alphas = tuple(_positive(a, "sgd_alphas") for a in _tuple(sgd_alphas, "sgd_alphas", "step sizes α > 0"))
-    sgd_passes, ng_passes = _positive(sgd_passes, "sgd_passes"), _positive(ng_passes, "ng_passes")
-    ng_damping = _positive(ng_damping, "ng_damping")
+    seeds = tuple(integer_argument(s, "seeds", 0) for s in _tuple(seeds, "seeds", "integer seeds >= 0"))
+    sgd_alphas = tuple(positive_argument(a, "sgd_alphas") for a in _tuple(sgd_alphas, "sgd_alphas", "step sizes α > 0"))
+    sgd_passes, ng_passes = positive_argument(sgd_passes, "sgd_passes"), positive_argument(ng_passes, "ng_passes")
+    ng_damping = positive_argument(ng_damping, "ng_damping")
     if isinstance(probe_alphas, (str, bytes)) or not isinstance(probe_alphas, (tuple, list)):
-        raise _fail("probe_alphas", "a tuple of step sizes α > 0 (may be empty)", probe_alphas)
-    probes = tuple(_positive(a, "probe_alphas") for a in probe_alphas if a not in sgd_alphas)
+        raise bad_argument("probe_alphas", "a tuple of step sizes α > 0 (may be empty)", probe_alphas)
+    probes = tuple(positive_argument(a, "probe_alphas") for a in probe_alphas if a not in sgd_alphas)
     if isinstance(other_ng_batches, (str, bytes)) or not isinstance(other_ng_batches, (tuple, list)):
-        raise _fail("other_ng_batches", "a tuple of minibatch sizes (may be empty)", other_ng_batches)
+        raise bad_argument("other_ng_batches", "a tuple of minibatch sizes (may be empty)", other_ng_batches)
     network = autoencoder_network(widths)
     if data is None:
         train, test = autoencoder_data()
     elif not (isinstance(data, tuple) and len(data) == 2 and all(isinstance(d, Samples) for d in data)):
-        raise _fail("data", "None (the digits) or a pair (train, test) of lindyn.Samples", type(data).__name__)
+        raise bad_argument("data", "None (the digits) or a pair (train, test) of lindyn.Samples", type(data).__name__)
     else:
         train, test = data
     pixels = train.X.shape[0]
     if network.widths[0] != pixels or network.widths[-1] != pixels or test.X.shape[0] != pixels:
-        raise _fail("widths", f"widths starting and ending with {pixels} (the images' pixels)", widths)
+        raise bad_argument("widths", f"widths starting and ending with {pixels} (the images' pixels)", widths)
     n = train.X.shape[1]
-    ng_batch = _int(ng_batch, "ng_batch", 1, n)
-    sgd_batch = _int(sgd_batch, "sgd_batch", 1, n)
-    others = tuple(_int(b, "other_ng_batches", 1, n) for b in other_ng_batches if b != ng_batch)
-    record_every = _int(record_every, "record_every", 1)
+    ng_batch = integer_argument(ng_batch, "ng_batch", 1, n)
+    sgd_batch = integer_argument(sgd_batch, "sgd_batch", 1, n)
+    others = tuple(integer_argument(b, "other_ng_batches", 1, n) for b in other_ng_batches if b != ng_batch)
+    record_every = integer_argument(record_every, "record_every", 1)
     for name, b in [("sgd_batch", sgd_batch), ("ng_batch", ng_batch)] + [("other_ng_batches", b) for b in others]:
         if record_every % b:
-            raise _fail("record_every", f"a multiple of every minibatch ({name} = {b})", record_every)
+            raise bad_argument("record_every", f"a multiple of every minibatch ({name} = {b})", record_every)
     sgd_total, ng_total = int(round(sgd_passes * n)), int(round(ng_passes * n))
     if min(sgd_total, ng_total) < record_every:
-        raise _fail("record_every", f"at most the examples of the shorter run ({min(sgd_total, ng_total)})",
+        raise bad_argument("record_every", f"at most the examples of the shorter run ({min(sgd_total, ng_total)})",
                     record_every)
 
     runs = []
@@ -452,7 +435,7 @@ def autoencoder_panels(result: AutoencoderExperiment) -> tuple[Plot, Plot]:
     """
     # === check arguments
     if not isinstance(result, AutoencoderExperiment):
-        raise _fail("result", "an AutoencoderExperiment (from autoencoder_experiment)", result)
+        raise bad_argument("result", "an AutoencoderExperiment (from autoencoder_experiment)", result)
     by_samples, by_wall = [], []
     main = {result.best_sgd, result.ng_arm(result.ng_batch)}
     probes = {result.sgd_arm(a) for a in result.probe_alphas}
@@ -499,7 +482,7 @@ def autoencoder_evidence(result: AutoencoderExperiment) -> Evidence:
     """
     # === check arguments
     if not isinstance(result, AutoencoderExperiment):
-        raise _fail("result", "an AutoencoderExperiment (from autoencoder_experiment)", result)
+        raise bad_argument("result", "an AutoencoderExperiment (from autoencoder_experiment)", result)
     best, ng = result.best_sgd, result.ng_arm(result.ng_batch)
     ms, rows = [], []
     for s in result.seeds:

@@ -64,7 +64,7 @@ from lindyn import (GD, ExactFactors, Flow, GivenWeights, LevenbergMarquardt, Li
                     SampledFisher, Samples, Stochastic, Task, bernacchia, bernacchia_linear_task, estimated_factors,
                     geometry, integrate, layer_velocities, random_net, singular_crossing)
 from lindyn.claims import Claim, Curve, Evidence, Measurement, Plot
-from lindyn.papers import curve, rel_max
+from lindyn.papers import bad_argument, curve, integer_argument, positive_argument, rel_max
 
 __all__ = ["CLAIMS", "Arm", "FlowCurve", "LinearExperiment", "EstimatorConvergence", "linear_experiment",
            "linear_panels", "flow_curve", "flow_reduction_error", "affine_map", "estimator_convergence",
@@ -118,33 +118,16 @@ REDUCTION_TOL = 1e-7
 FLOW = Flow(rtol=1e-10, atol=1e-12)
 
 
-def _fail(name: str, allowed: str, got: Any) -> LindynError:
-    return LindynError(f"Argument `{name}` must be {allowed}, got {name}={got!r}.")
-
-
-def _int(x: Any, name: str, minimum: int) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < minimum:
-        raise _fail(name, f"an integer >= {minimum}", x)
-    return int(x)
-
-
-def _positive(x: Any, name: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)) \
-            or not (math.isfinite(x) and x > 0):
-        raise _fail(name, "a finite number > 0", x)
-    return float(x)
-
-
 def _seeds(seeds: Any, name: str = "seeds") -> tuple[int, ...]:
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         seeds = (seeds,)
     try:
         out = tuple(seeds)
     except TypeError:
-        raise _fail(name, "a non-empty sequence of distinct integers >= 0", seeds) from None
+        raise bad_argument(name, "a non-empty sequence of distinct integers >= 0", seeds) from None
     if not out or len(set(out)) != len(out):
-        raise _fail(name, "a non-empty sequence of distinct integers >= 0", seeds)
-    return tuple(_int(s, name, 0) for s in out)
+        raise bad_argument(name, "a non-empty sequence of distinct integers >= 0", seeds)
+    return tuple(integer_argument(s, name, 0) for s in out)
 
 
 # --- the affine end-to-end map --------------------------------------------------------------------
@@ -165,10 +148,10 @@ def affine_map(layers: Sequence[np.ndarray]) -> np.ndarray:
     """
     # === check arguments
     if not isinstance(layers, (list, tuple)) or not layers:
-        raise _fail("layers", "a non-empty sequence of 2-d arrays [W_i b_i]", layers)
+        raise bad_argument("layers", "a non-empty sequence of 2-d arrays [W_i b_i]", layers)
     mats = [np.asarray(w, dtype=float) for w in layers]
     if any(m.ndim != 2 for m in mats) or any(b.shape[1] != a.shape[0] + 1 for a, b in zip(mats, mats[1:])):
-        raise _fail("layers", "arrays [W_i b_i] of shapes (n_i, n_{i-1} + 1) that chain",
+        raise bad_argument("layers", "arrays [W_i b_i] of shapes (n_i, n_{i-1} + 1) that chain",
                     [m.shape for m in mats])
     M = np.eye(mats[0].shape[1])
     for W in mats:
@@ -242,11 +225,11 @@ def flow_curve(train: Samples, test: Samples, layers: Sequence[np.ndarray], t: A
     """
     # === check arguments
     if not isinstance(train, Samples) or not isinstance(test, Samples):
-        raise _fail("train", "lindyn.Samples (and test too)", (type(train).__name__, type(test).__name__))
-    batch, lr = _int(batch, "batch", 1), _positive(lr, "lr")
+        raise bad_argument("train", "lindyn.Samples (and test too)", (type(train).__name__, type(test).__name__))
+    batch, lr = integer_argument(batch, "batch", 1), positive_argument(lr, "lr")
     W0 = affine_map(layers)
     if W0.shape != (train.Y.shape[0], train.X.shape[0] + 1):
-        raise _fail("layers", f"layers whose affine map has shape {(train.Y.shape[0], train.X.shape[0] + 1)}",
+        raise bad_argument("layers", f"layers whose affine map has shape {(train.Y.shape[0], train.X.shape[0] + 1)}",
                     W0.shape)
     aug = _augmented(train)
     N = aug.X.shape[1]
@@ -277,7 +260,7 @@ def flow_reduction_error(width: int = 4, depth: int = 3, seed: int = 0, t: Any =
     True
     """
     # === check arguments
-    width, depth, seed = _int(width, "width", 1), _int(depth, "depth", 1), _int(seed, "seed", 0)
+    width, depth, seed = integer_argument(width, "width", 1), integer_argument(depth, "depth", 1), integer_argument(seed, "seed", 0)
     for s in range(seed, seed + 100):      # the first seed whose straight path stays invertible (init only)
         task = bernacchia_linear_task(seed=s, width=width, depth=depth, n_train=200, n_test=100)
         rng = np.random.default_rng(STUDENT_SEED_OFFSET + s)
@@ -448,22 +431,22 @@ def linear_experiment(seeds: Sequence[int] = SEEDS, epochs: int = PAPER_EPOCHS,
     """
     # === check arguments
     seeds = _seeds(seeds)
-    epochs = _int(epochs, "epochs", 1)
+    epochs = integer_argument(epochs, "epochs", 1)
     try:
-        alphas = tuple(_positive(a, "sgd_alphas") for a in sgd_alphas)
+        alphas = tuple(positive_argument(a, "sgd_alphas") for a in sgd_alphas)
     except TypeError:
-        raise _fail("sgd_alphas", "a non-empty sequence of distinct numbers > 0", sgd_alphas) from None
+        raise bad_argument("sgd_alphas", "a non-empty sequence of distinct numbers > 0", sgd_alphas) from None
     if not alphas or len(set(alphas)) != len(alphas):
-        raise _fail("sgd_alphas", "a non-empty sequence of distinct numbers > 0", sgd_alphas)
-    n_train, n_test = _int(n_train, "n_train", NG_BATCH), _int(n_test, "n_test", 1)
-    record_every = _int(record_every, "record_every", 1)
+        raise bad_argument("sgd_alphas", "a non-empty sequence of distinct numbers > 0", sgd_alphas)
+    n_train, n_test = integer_argument(n_train, "n_train", NG_BATCH), integer_argument(n_test, "n_test", 1)
+    record_every = integer_argument(record_every, "record_every", 1)
     if record_every % NG_BATCH or record_every % SGD_BATCH:
-        raise _fail("record_every", f"a multiple of both minibatches ({NG_BATCH} and {SGD_BATCH})", record_every)
+        raise bad_argument("record_every", f"a multiple of both minibatches ({NG_BATCH} and {SGD_BATCH})", record_every)
     if record_every > epochs * n_train:
-        raise _fail("record_every", f"at most the {epochs * n_train} samples of the run", record_every)
-    floor_factor = _positive(floor_factor, "floor_factor")
+        raise bad_argument("record_every", f"at most the {epochs * n_train} samples of the run", record_every)
+    floor_factor = positive_argument(floor_factor, "floor_factor")
     if floor_factor <= 1:
-        raise _fail("floor_factor", "a factor > 1", floor_factor)
+        raise bad_argument("floor_factor", "a factor > 1", floor_factor)
 
     samples = np.arange(0, epochs * n_train + 1, record_every)
     arms, flows, floors, noise_floor = [], [], [], None
@@ -505,7 +488,7 @@ def linear_panels(result: LinearExperiment) -> tuple[Plot, Plot]:
     """
     # === check arguments
     if not isinstance(result, LinearExperiment):
-        raise _fail("result", "a LinearExperiment (from linear_experiment)", type(result).__name__)
+        raise bad_argument("result", "a LinearExperiment (from linear_experiment)", type(result).__name__)
     by_samples, by_wall = [], []
     first = result.seeds[0]
     for s in result.seeds:
@@ -621,13 +604,13 @@ def estimator_convergence(width: int = 8, depth: int = 4, seed: int = 0, *,
     ([64, 256], True)
     """
     # === check arguments
-    width, depth, seed = _int(width, "width", 1), _int(depth, "depth", 1), _int(seed, "seed", 0)
-    repeats, update_examples = _int(repeats, "repeats", 1), _int(update_examples, "update_examples", 1)
-    ms = np.array([_int(m, "samples", 2) for m in samples], dtype=int)
-    Ss = np.array([_int(S, "draws", 1) for S in draws], dtype=int)
+    width, depth, seed = integer_argument(width, "width", 1), integer_argument(depth, "depth", 1), integer_argument(seed, "seed", 0)
+    repeats, update_examples = integer_argument(repeats, "repeats", 1), integer_argument(update_examples, "update_examples", 1)
+    ms = np.array([integer_argument(m, "samples", 2) for m in samples], dtype=int)
+    Ss = np.array([integer_argument(S, "draws", 1) for S in draws], dtype=int)
     for name, grid in (("samples", ms), ("draws", Ss)):
         if grid.size < 2 or np.any(np.diff(grid) <= 0):
-            raise _fail(name, "at least two increasing integers", tuple(grid.tolist()))
+            raise bad_argument(name, "at least two increasing integers", tuple(grid.tolist()))
 
     task, problem = _student(width, depth, seed, max(int(ms[-1]) * repeats, update_examples))
     geo = geometry(problem)
@@ -677,7 +660,7 @@ def exact_factor_errors(width: int = 8, depth: int = 4, seed: int = 0, n: int = 
     [True, True, True]
     """
     # === check arguments
-    width, depth, seed, n = _int(width, "width", 1), _int(depth, "depth", 1), _int(seed, "seed", 0), _int(n, "n", 1)
+    width, depth, seed, n = integer_argument(width, "width", 1), integer_argument(depth, "depth", 1), integer_argument(seed, "seed", 0), integer_argument(n, "n", 1)
     _, problem = _student(width, depth, seed, n)
     geo = geometry(problem)
     X, Y = problem.task.X, problem.task.Y
@@ -702,7 +685,7 @@ def estimator_panel(result: EstimatorConvergence) -> Plot:
     """
     # === check arguments
     if not isinstance(result, EstimatorConvergence):
-        raise _fail("result", "an EstimatorConvergence (from estimator_convergence)", type(result).__name__)
+        raise bad_argument("result", "an EstimatorConvergence (from estimator_convergence)", type(result).__name__)
     curves = []
     n = result.update_examples
     for k, (label, x, y, slope) in enumerate((

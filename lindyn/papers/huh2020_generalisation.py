@@ -42,9 +42,9 @@ import numpy as np
 import sympy
 from scipy.optimize import minimize_scalar
 
-from lindyn import GD, NGD, Aligned, BlockNGD, Flow, LindynError, Network, Problem, Samples, Task, derive, integrate
+from lindyn import GD, NGD, Aligned, BlockNGD, Flow, Network, Problem, Samples, Task, derive, integrate
 from lindyn.claims import FLOW_TOL, Claim, Evidence, Measurement, Plot
-from lindyn.papers import curve
+from lindyn.papers import bad_argument, curve, integer_argument
 
 __all__ = ["CLAIMS", "TeacherStudent", "teacher_student", "mode_errors", "error_curves", "student_problem",
            "EarlyStopping", "early_stopping", "half_times", "generalisation_plots", "RULES", "SEEDS",
@@ -101,16 +101,6 @@ CLOCK_TOL = 1e-8
 SAME_TIME_TOL = 1e-9
 GD_SPREAD_MIN = 2.0
 GROWING = 10.0
-
-
-def _fail(name: str, allowed: str, got: Any) -> LindynError:
-    return LindynError(f"Argument `{name}` must be {allowed}, got {name}={got!r}.")
-
-
-def _int(x: Any, name: str, minimum: int) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < minimum:
-        raise _fail(name, f"an integer >= {minimum}", x)
-    return int(x)
 
 
 # --- the teacher-student task --------------------------------------------------------------------
@@ -217,20 +207,20 @@ def teacher_student(n_in: int, n_out: int, n_samples: int, rank: int, *, teacher
     (True, 3)
     """
     # === check arguments
-    n_in, n_out = _int(n_in, "n_in", 1), _int(n_out, "n_out", 1)
-    n_samples = _int(n_samples, "n_samples", n_in)
-    rank = _int(rank, "rank", 1)
+    n_in, n_out = integer_argument(n_in, "n_in", 1), integer_argument(n_out, "n_out", 1)
+    n_samples = integer_argument(n_samples, "n_samples", n_in)
+    rank = integer_argument(rank, "rank", 1)
     if rank > min(n_in, n_out):
-        raise _fail("rank", f"an integer in [1, min(n_in, n_out)] = [1, {min(n_in, n_out)}]", rank)
+        raise bad_argument("rank", f"an integer in [1, min(n_in, n_out)] = [1, {min(n_in, n_out)}]", rank)
     try:
         s_T = np.array(np.ravel(teacher_s), dtype=float)
     except (TypeError, ValueError):
-        raise _fail("teacher_s", f"a number > 0 or {rank} numbers > 0", teacher_s) from None
+        raise bad_argument("teacher_s", f"a number > 0 or {rank} numbers > 0", teacher_s) from None
     if s_T.size not in (1, rank) or not np.all(np.isfinite(s_T)) or np.any(s_T <= 0):
-        raise _fail("teacher_s", f"a finite number > 0 or {rank} finite numbers > 0", teacher_s)
+        raise bad_argument("teacher_s", f"a finite number > 0 or {rank} finite numbers > 0", teacher_s)
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not math.isfinite(noise) or noise <= 0:
-        raise _fail("noise", "a finite number > 0 (the output-noise std σ)", noise)
-    seed = _int(seed, "seed", 0)
+        raise bad_argument("noise", "a finite number > 0 (the output-noise std σ)", noise)
+    seed = integer_argument(seed, "seed", 0)
     rng = np.random.default_rng(seed)
     U_T = np.linalg.qr(rng.normal(size=(n_out, rank)))[0]
     V_T = np.linalg.qr(rng.normal(size=(n_in, rank)))[0]
@@ -263,9 +253,9 @@ def mode_errors(data: TeacherStudent, u: Any) -> tuple[Any, Any]:
     """
     # === check arguments
     if not isinstance(data, TeacherStudent):
-        raise _fail("data", "a TeacherStudent (from teacher_student)", data)
+        raise bad_argument("data", "a TeacherStudent (from teacher_student)", data)
     if len(u) != data.modes:
-        raise _fail("u", f"{data.modes} mode strengths (one per mode)", f"{len(u)} entries")
+        raise bad_argument("u", f"{data.modes} mode strengths (one per mode)", f"{len(u)} entries")
     test = sum((ua - float(ma)) ** 2 for ua, ma in zip(u, data.m)) / 2 + data.teacher_residual / 2 + data.floor
     train = sum((ua - float(sa)) ** 2 for ua, sa in zip(u, data.s_hat)) / 2 + data.train_residual / 2
     return test, train
@@ -291,7 +281,7 @@ def error_curves(data: TeacherStudent, rule: Any, depth: int, t: Any, *, u0: flo
     """
     # === check arguments
     if not isinstance(data, TeacherStudent):
-        raise _fail("data", "a TeacherStudent (from teacher_student)", data)
+        raise bad_argument("data", "a TeacherStudent (from teacher_student)", data)
     u = np.atleast_2d(derive(rule, depth).evaluate(np.asarray(t, dtype=float), s=data.s_hat, u0=u0))
     return mode_errors(data, u)
 
@@ -317,12 +307,12 @@ def student_problem(data: TeacherStudent, depth: int, *, u0: float = U0, samples
     """
     # === check arguments
     if not isinstance(data, TeacherStudent):
-        raise _fail("data", "a TeacherStudent (from teacher_student)", data)
-    depth = _int(depth, "depth", 1)
+        raise bad_argument("data", "a TeacherStudent (from teacher_student)", data)
+    depth = integer_argument(depth, "depth", 1)
     if isinstance(u0, bool) or not isinstance(u0, (int, float)) or not math.isfinite(u0) or u0 <= 0:
-        raise _fail("u0", "a finite number > 0", u0)
+        raise bad_argument("u0", "a finite number > 0", u0)
     if not isinstance(samples, bool):
-        raise _fail("samples", "True or False", samples)
+        raise bad_argument("samples", "True or False", samples)
     X, Y = data.samples.X, data.samples.Y
     k = data.modes
     init = Aligned.balanced(np.full(k, float(u0)), depth, U=data.U_hat, V=data.V_hat)
@@ -563,12 +553,12 @@ def generalisation_plots(depths: Sequence[int] = (2, 3), seeds: Sequence[int] = 
         u0: initial strength of every mode, > 0.
     """
     # === check arguments
-    depths = tuple(_int(L, "depths[i]", 1) for L in depths)
-    seeds = tuple(_int(s, "seeds[i]", 0) for s in seeds)
+    depths = tuple(integer_argument(L, "depths[i]", 1) for L in depths)
+    seeds = tuple(integer_argument(s, "seeds[i]", 0) for s in seeds)
     if not depths or not seeds:
-        raise _fail("seeds", "a non-empty sequence of seeds (and of depths)", seeds)
+        raise bad_argument("seeds", "a non-empty sequence of seeds (and of depths)", seeds)
     if isinstance(u0, bool) or not isinstance(u0, (int, float)) or not math.isfinite(u0) or u0 <= 0:
-        raise _fail("u0", "a finite number > 0", u0)
+        raise bad_argument("u0", "a finite number > 0", u0)
     study = _study(depths, seeds, float(u0))
     data = _data(seeds[0])
     t = np.geomspace(1e-2, 1e3, 400)
