@@ -350,7 +350,13 @@ def estimated_factors(problem: Problem, estimator: Any, W: Sequence[Any] | None 
     seed = check_int(seed, "seed", minimum=0)
     W0 = problem.initial_weights() if W is None else tuple(np.asarray(w, dtype=float) for w in W)
     f = _field(problem, GD(), Flow())
-    cols = np.arange(problem.task.n) if columns is None else np.asarray(columns, dtype=int)
+    n = problem.task.n
+    if columns is None:
+        cols = np.arange(n)
+    else:
+        cols = np.ravel(np.asarray(columns))
+        if cols.size == 0 or not np.issubdtype(cols.dtype, np.integer) or cols.min() < 0 or cols.max() >= n:
+            raise fail("columns", f"a non-empty sequence of example indices in [0, {n - 1}]", columns)
     geo = f.batch_geometry(vec_layers(W0), cols, CurvatureState(np.random.default_rng(seed)))
     return tuple(geo.estimated_factors(i, estimator) for i in range(geo.depth))
 

@@ -196,6 +196,9 @@ def test_moving_average_recursion():
     (lambda p, q: ld.NGD(damping=ld.LevenbergMarquardt()), "damping"),
     (lambda p, q: ld.BlockNGD(estimator="sampled"), "estimator"),
     (lambda p, q: ld.estimated_factors(p, ld.MovingAverage()), "estimator"),
+    (lambda p, q: ld.estimated_factors(p, ld.SampledFisher(), columns=[0, 600]), "columns"),
+    (lambda p, q: ld.estimated_factors(p, ld.SampledFisher(), columns=[0.5]), "columns"),
+    (lambda p, q: ld.estimated_factors(p, ld.SampledFisher(), seed=-1), "seed"),
 ])
 def test_errors_name_the_parameter(call, name):
     problem, _ = _teacher_problem()
